@@ -1,0 +1,163 @@
+"""Command line: each command parses its options, calls one function and prints the result."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from papersift import __version__, config
+from papersift.calendar import parse_day
+from papersift.errors import PapersiftError
+
+# Paper text is data, never rich markup; one message is one line (greppable, testable).
+console = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+class Cli(click.Group):
+    """Turns every PapersiftError into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PapersiftError as e:
+            err.print(Text.assemble(("error: ", "red"), str(e)))
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted: nothing half-written was kept; rerun to continue")
+            sys.exit(130)
+
+
+@contextmanager
+def _bar(label: str, total: int | None, bytes_: bool = False) -> Iterator[Callable[..., None]]:
+    cols = [TextColumn(label), BarColumn(),
+            DownloadColumn() if bytes_ else MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*cols, console=err, transient=True) as prog:
+        task = prog.add_task(label, total=total)
+        yield lambda done, total=total: prog.update(task, completed=done, total=total)
+
+
+def _settings(ctx: click.Context) -> config.Settings:
+    return config.load(ctx.obj["config"])
+
+
+@click.group(cls=Cli)
+@click.version_option(__version__)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Config file (default: $XDG_CONFIG_HOME/papersift/config.toml, "
+                   "or $PAPERSIFT_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """papersift: your daily arXiv digest, ranked against your own library."""
+    ctx.obj = {"config": config_path}
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_context
+def init(ctx: click.Context, force: bool) -> None:
+    """Write a commented config file to the XDG config directory."""
+    path = ctx.obj["config"] or config.default_config_path()
+    if path.exists() and not force:
+        raise PapersiftError(f"{path} already exists: edit it, or rerun with --force to "
+                             "overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config.render_template(), encoding="utf-8")
+    console.print(f"wrote {path}: add your arXiv ids, keywords and authors under [profile]")
+
+
+@main.command("import-dump")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def import_dump(ctx: click.Context, file: Path) -> None:
+    """Load an arXiv bulk-metadata JSON-lines file (.jsonl or .jsonl.gz) into the store."""
+    from papersift.sources.dump import import_dump as run
+    from papersift.store import Store
+
+    store = Store(_settings(ctx).store_url)
+    size = file.stat().st_size if file.exists() else None
+    with _bar("importing", size, bytes_=True) as update:
+        report = run(store, file, progress=update)
+    for bad in report.bad[:20]:
+        err.print(f"{file}:{bad.line}: skipped: {bad.reason}")
+    if len(report.bad) > 20:
+        err.print(f"… and {len(report.bad) - 20} more bad lines")
+    console.print(f"imported {report.papers} papers ({report.listings} listing entries); "
+                  f"skipped {len(report.bad)} bad lines; the store holds "
+                  f"{store.count_papers()} papers")
+
+
+@main.command()
+@click.option("--ids", "ids", multiple=True, help="Look these arXiv ids up via the API.")
+@click.option("--from", "from_", help="Harvest OAI-PMH records changed since this day.")
+@click.option("--until", help="… and until this day (with --from).")
+@click.pass_context
+def fetch(ctx: click.Context, ids: tuple[str, ...], from_: str | None,
+          until: str | None) -> None:
+    """Ingest from arXiv: today's feed (default), an OAI-PMH harvest, or ids via the API."""
+    from papersift.sources.fetch import fetch as run
+    from papersift.store import Store
+
+    settings = _settings(ctx)
+    store = Store(settings.store_url)
+    report = run(settings, store, feed=not (ids or from_), ids=list(ids) or None,
+                 oai_from=parse_day(from_) if from_ else None,
+                 oai_until=parse_day(until) if until else None)
+    console.print(report.summary())
+
+
+@main.command()
+@click.option("--date", "day", help="Listing day YYYY-MM-DD (default: the latest).")
+@click.option("--user", help="Whose digest (default: profile.user).")
+@click.pass_context
+def daily(ctx: click.Context, day: str | None, user: str | None) -> None:
+    """Rank a day's listing for your profile and write the digest."""
+    from papersift.deliver.render import print_table
+    from papersift.jobs import daily as run
+
+    settings = _settings(ctx)
+    with _bar("embedding", None) as update:
+        result = run(settings, parse_day(day) if day else None, user=user,
+                     log=lambda m: err.print(m), progress=update)
+    for w in result.warnings:
+        err.print(Text.assemble(("warning: ", "yellow"), w))
+    print_table(result.digest, console)
+    for path in result.files:
+        console.print(f"wrote {path}")
+
+
+@main.command()
+def rankers() -> None:
+    """List the available rankers."""
+    from papersift.rank.base import RANKERS, get_ranker
+
+    get_ranker("similarity")  # fills the registry
+    for name, cls in sorted(RANKERS.items()):
+        console.print(f"{name}: {cls.summary}")
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, limit: int) -> None:
+    """Show what the last runs did and where they stopped."""
+    from papersift.store import Store
+
+    for r in Store(_settings(ctx).store_url).runs(limit):
+        console.print(f"#{r['id']} {r['job']} {r['day'] or ''} {r['user'] or ''}: "
+                      f"{r['status']} at {r['stage']} — {r['detail'] or ''}")

@@ -1,0 +1,236 @@
+"""Settings: one TOML file plus `PAPERSIFT_<SECTION>_<KEY>` environment overrides.
+
+The schema below is the single source of truth: it validates files, parses environment
+values and writes the commented file `papersift init` creates.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from papersift.errors import ConfigError
+
+
+def xdg_config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+
+
+def xdg_data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def default_config_path() -> Path:
+    return xdg_config_home() / "papersift" / "config.toml"
+
+
+def default_store_url() -> str:
+    return f"sqlite:///{xdg_data_home() / 'papersift' / 'papersift.sqlite'}"
+
+
+def default_digest_dir() -> str:
+    return str(xdg_data_home() / "papersift" / "digests")
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type
+    default: Any
+    doc: str
+    item: type | None = None  # element type for lists
+    path: bool = False  # relative paths in a config file are relative to that file
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "store": {
+        "url": Key(str, None, "SQLAlchemy URL of the store (SQLite file by default).",
+                   path=True),
+    },
+    "arxiv": {
+        "categories": Key(list, ["cs.CL", "cs.LG", "cs.AI"], "Categories whose daily listing "
+                          "(new submissions and cross-lists) you want ranked.", str),
+        "offline": Key(bool, False, "Never contact arXiv; use only what is in the store."),
+        "rss_url": Key(str, "https://rss.arxiv.org/rss", "Daily announcement feed base URL."),
+        "oai_url": Key(str, "https://oaipmh.arxiv.org/oai", "OAI-PMH endpoint."),
+        "api_url": Key(str, "https://export.arxiv.org/api/query", "Query API endpoint."),
+        "min_interval": Key(float, 3.0, "Seconds between two requests (arXiv asks for 3)."),
+        "timeout": Key(float, 30.0, "Seconds before one request is abandoned."),
+        "max_retries": Key(int, 5, "Retries on 429/503/timeouts, with backoff."),
+        "contact": Key(str, "", "An e-mail address put in the User-Agent, as arXiv asks."),
+    },
+    "embedding": {
+        "backend": Key(str, "minilm", "Embedding backend (minilm = all-MiniLM-L6-v2, local)."),
+        "batch_size": Key(int, 64, "Abstracts per forward pass."),
+        "threads": Key(int, 2, "CPU threads for the embedding model."),
+        "max_tokens": Key(int, 256, "Tokens of title+abstract the model reads (fewer is faster)."),
+    },
+    "digest": {
+        "size": Key(int, 20, "Papers in a digest at most."),
+        "min_score": Key(float, 0.0, "Drop papers scoring below this (0 keeps all)."),
+        "ranker": Key(str, "similarity", "Ranker name (see `papersift rankers`)."),
+        "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
+    },
+    "profile": {
+        "user": Key(str, "default", "Whose digest this is (several users can share a store)."),
+        "ids": Key(list, [], "arXiv ids or abs/pdf URLs of papers you like.", str),
+        "id_files": Key(list, [], "Text files with one arXiv id or URL per line "
+                        "(# comments allowed).", str, path=True),
+        "keywords": Key(list, [], "Phrases that lift a paper when its title/abstract has them.",
+                        str),
+        "authors": Key(list, [], "Authors you follow (as written on arXiv).", str),
+        "description": Key(str, "", "Your interests in a few sentences, any language."),
+    },
+}
+
+
+@dataclass
+class Settings:
+    values: dict[str, dict[str, Any]]
+    source: Path | None = None
+
+    def __getitem__(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return self.values[section][key]
+
+    @property
+    def store_url(self) -> str:
+        return self["store.url"] or default_store_url()
+
+    @property
+    def digest_dir(self) -> Path:
+        return Path(self["digest.out_dir"] or default_digest_dir()).expanduser()
+
+
+def _anchor(value: str, base: Path) -> str:
+    """Make a relative path (or sqlite:/// URL) from a config file relative to that file."""
+    prefix = "sqlite:///" if value.startswith("sqlite:///") else ""
+    if prefix == "" and "://" in value:
+        return value  # another database URL: nothing to resolve
+    path = Path(value.removeprefix(prefix)).expanduser()
+    return prefix + str(path if path.is_absolute() else base / path)
+
+
+def _where(source: Path | None) -> str:
+    return f" in {source}" if source else ""
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(options)})"
+
+
+def _check(section: str, key: str, value: Any, spec: Key, where: str) -> Any:
+    name = f"{section}.{key}"
+    if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"config key {name} must be {_type_name(spec)}, got {value!r}{where}: fix the value"
+        )
+    if spec.item is not None and not all(isinstance(v, spec.item) for v in value):
+        raise ConfigError(f"config key {name} must be {_type_name(spec)}{where}: fix the value")
+    return value
+
+
+def _type_name(spec: Key) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    if spec.type is list:
+        return f"a list of {names[spec.item or str].split(' ', 1)[1]}s"
+    return names[spec.type]
+
+
+def _from_env(raw: str, spec: Key, name: str) -> Any:
+    try:
+        if spec.type is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if spec.type is list:
+            return [v.strip() for v in raw.split(",") if v.strip()]
+        return spec.type(raw)
+    except ValueError:
+        raise ConfigError(
+            f"environment variable {name}={raw!r} must be {_type_name(spec)}: fix or unset it"
+        ) from None
+
+
+def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the config file (if any), validate it, then apply environment overrides."""
+    env = dict(os.environ) if env is None else env
+    explicit = path is not None or "PAPERSIFT_CONFIG" in env
+    path = Path(path or env.get("PAPERSIFT_CONFIG") or default_config_path()).expanduser()
+    values = {s: {k: spec.default for k, spec in keys.items()} for s, keys in SCHEMA.items()}
+    source: Path | None = None
+    if path.exists():
+        source = path.resolve()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {path} is not valid TOML ({e}): fix the syntax") \
+                from None
+        where = _where(path)
+        for section, table in data.items():
+            if section not in SCHEMA:
+                raise ConfigError(
+                    f"unknown config section [{section}]{where}{_suggest(section, list(SCHEMA))}"
+                )
+            if not isinstance(table, dict):
+                raise ConfigError(f"config entry {section!r} must be a [table]{where}")
+            for key, value in table.items():
+                if key not in SCHEMA[section]:
+                    raise ConfigError(
+                        f"unknown config key {section}.{key}{where}"
+                        f"{_suggest(key, list(SCHEMA[section]))}"
+                    )
+                spec = SCHEMA[section][key]
+                value = _check(section, key, value, spec, where)
+                if spec.path:
+                    value = ([_anchor(v, source.parent) for v in value] if spec.type is list
+                             else _anchor(value, source.parent))
+                values[section][key] = value
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist: run `papersift init` or fix "
+                          "the path")
+    for section, keys in SCHEMA.items():
+        for key, spec in keys.items():
+            name = f"PAPERSIFT_{section.upper()}_{key.upper()}"
+            if name in env:
+                values[section][key] = _from_env(env[name], spec, name)
+    return Settings(values, source)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if "\n" in value:
+            return '"""\n' + value.strip("\n") + '\n"""'
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
+    """A commented config file: every key, its meaning, and its env override."""
+    overrides = overrides or {}
+    lines = ["# papersift configuration. Every key can be overridden by an environment",
+             "# variable PAPERSIFT_<SECTION>_<KEY>, e.g. PAPERSIFT_DIGEST_SIZE=10.", ""]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for key, spec in keys.items():
+            lines.append(f"# {spec.doc}")
+            value = overrides.get(section, {}).get(key, spec.default)
+            if value is None:
+                default = default_store_url() if key == "url" else default_digest_dir()
+                lines.append(f"# {key} = {_toml_value(default)}")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)

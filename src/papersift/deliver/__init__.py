@@ -1,0 +1,1 @@
+"""Delivery: the digest as a terminal table, Markdown and standalone HTML."""

@@ -1,0 +1,168 @@
+"""The daily run: the one place that strings the stages together.
+
+ingest (store or arXiv feed) → profile sync → embed (cached) → rank → store digest → render.
+Each stage is recorded in `runs`, and the digest of a (user, day) is stored once, so a
+rerun prints the same digest and stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from papersift.calendar import latest_listing_day, no_listing_reason
+from papersift.config import Settings
+from papersift.deliver.digest import Digest, Entry
+from papersift.deliver.render import write_files
+from papersift.errors import PapersiftError, SourceError
+from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
+from papersift.rank.base import Candidates, UserProfile, get_ranker
+from papersift.rank.embed import Embedder, embed_papers, make_embedder
+from papersift.records import Paper
+from papersift.store import Store
+from papersift.store.db import DigestEntry
+
+Log = Callable[[str], None]
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class DailyResult:
+    digest: Digest
+    files: list[Path] = field(default_factory=list)
+    reused: bool = False  # the digest was already stored: nothing was ranked again
+    warnings: list[str] = field(default_factory=list)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def daily(settings: Settings, day: str | None = None, *, user: str | None = None,
+          log: Log = _quiet, progress: Progress | None = None,
+          embedder: Embedder | None = None) -> DailyResult:
+    spec = from_settings(settings)
+    if user:
+        spec.user = user
+    require_nonempty(spec, settings)
+    day = day or latest_listing_day()
+    store = Store(settings.store_url)
+    run_id = store.start_run("daily", spec.user, day)
+    stage = "ingest"
+    try:
+        candidates = _ingest(settings, store, day, log)
+        if not candidates:
+            note = no_listing_reason(day) or (
+                f"no listing for {day} in the store: import a dump that covers it "
+                "(papersift import-dump) or fetch it (papersift fetch); if both are "
+                "up to date, arXiv made no announcement that day (holiday)")
+            store.update_run(run_id, status="empty", detail=note)
+            return DailyResult(Digest(spec.user, day, note=note))
+        stage = "profile"
+        result = DailyResult(Digest(spec.user, day, candidates=len(candidates)))
+        library = _sync_profile(settings, store, spec, result.warnings)
+        stored = store.digest(spec.user, day)
+        if stored is None:
+            stage = "embed"
+            store.update_run(run_id, stage=stage)
+            embedder = embedder or make_embedder(settings)
+            stage = "rank"
+            stored = _rank(settings, store, spec, day, library, candidates, embedder, log,
+                           progress)
+        else:
+            result.reused = True
+        by_id = {p.id: p for p in candidates}
+        by_id.update(store.get_papers([e.paper_id for e in stored if e.paper_id not in by_id]))
+        result.digest.entries = [Entry(e.rank, by_id[e.paper_id], e.score, e.reason)
+                                 for e in stored]
+        if not stored:
+            result.digest.note = (f"nothing in the {len(candidates)} papers of {day} passed "
+                                  f"your threshold (digest.min_score = "
+                                  f"{settings['digest.min_score']})")
+        stage = "deliver"
+        store.update_run(run_id, stage=stage)
+        try:
+            result.files = write_files(result.digest, settings.digest_dir)
+        except OSError as e:
+            raise PapersiftError(f"cannot write the digest to {settings.digest_dir}: "
+                                 f"{e.strerror}; fix digest.out_dir") from None
+        store.update_run(run_id, status="ok", stage="done",
+                         detail=f"{len(stored)} papers from {len(candidates)}")
+        return result
+    except BaseException as e:
+        store.update_run(run_id, status="failed", stage=stage, detail=str(e) or repr(e))
+        raise
+    finally:
+        store.close()
+
+
+def _ingest(settings: Settings, store: Store, day: str, log: Log) -> list[Paper]:
+    """The day's new + cross-listed papers in the configured categories."""
+    listed = store.listing(day)
+    if not listed and not settings["arxiv.offline"] and day == latest_listing_day():
+        from papersift.sources.fetch import fetch
+
+        log("fetching today's listing from arXiv…")
+        log(fetch(settings, store).summary())
+        listed = store.listing(day)
+    wanted = set(settings["arxiv.categories"])
+    return [p for p in listed if not wanted or wanted.intersection(p.categories)]
+
+
+def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
+                  warnings: list[str]) -> list[Paper]:
+    """Store the config profile; look up library papers the store lacks."""
+    store.save_profile(spec.user, spec.description, spec.keywords, spec.authors)
+    store.sync_library(spec.user, "config", spec.ids)
+    ids = [e.paper_id for e in store.library(spec.user)]
+    found = store.get_papers(ids)
+    missing = [i for i in ids if i not in found]
+    if missing and not settings["arxiv.offline"]:
+        from papersift.sources.fetch import fetch
+
+        try:
+            fetch(settings, store, feed=False, ids=missing)
+            found.update(store.get_papers(missing))
+        except SourceError as e:
+            warnings.append(f"arXiv lookup failed: {e}")
+    still = [i for i in ids if i not in found]
+    if still:
+        shown = ", ".join(still[:5]) + (" …" if len(still) > 5 else "")
+        warnings.append(f"{len(still)} library paper(s) are not in the store and were left "
+                        f"out: {shown}; run `papersift fetch --ids …` when arXiv is reachable")
+    return [found[i] for i in ids if i in found]
+
+
+def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
+          candidates: list[Paper], embedder: Embedder, log: Log,
+          progress: Progress | None) -> list[DigestEntry]:
+    labels = {e.paper_id: e.label for e in store.library(spec.user)}
+    exclude = set(labels) | store.shown_papers(spec.user, [p.id for p in candidates])
+    fresh = [p for p in candidates if p.id not in exclude]
+    papers = library + fresh
+    todo = len(papers) - len(store.get_embeddings([p.id for p in papers], embedder.key))
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, todo)
+
+    if todo:
+        log(f"embedding {todo} papers…")
+    vecs = embed_papers(store, embedder, papers, step)
+    desc_vec = embedder.encode([spec.description])[0] if spec.description else None
+    profile = UserProfile(spec.user, library, vecs[: len(library)],
+                          np.array([labels[p.id] for p in library]), spec.keywords,
+                          spec.authors, spec.description, desc_vec)
+    ranker = get_ranker(settings["digest.ranker"])
+    scored = ranker.rank(profile, Candidates(fresh, vecs[len(library):]))
+    picks = [s for s in scored if s.score >= settings["digest.min_score"]]
+    picks = picks[: settings["digest.size"]]
+    entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)
+               for i, s in enumerate(picks)]
+    return store.save_digest(spec.user, day, ranker.name, entries)

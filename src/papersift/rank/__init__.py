@@ -1,0 +1,1 @@
+"""Ranking: embeddings (cached in the store), rankers behind one interface, explanations."""

@@ -1,0 +1,94 @@
+"""The paper record every stage passes around, and arXiv identifier handling."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from papersift.errors import PapersiftError
+
+# New-style ids (0704.0001 onwards) and old-style archive/YYMMNNN ids.
+_NEW_ID = r"\d{4}\.\d{4,5}"
+_OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
+_ID_RE = re.compile(rf"^(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<v>\d+))?$")
+_PREFIXES = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|^arxiv:", re.IGNORECASE
+)
+
+
+def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """Return (id without version, version or None) for an id, `arXiv:` id or abs/pdf/html URL."""
+    text = raw.strip()
+    s = _PREFIXES.sub("", text)
+    s = s.split("?")[0].split("#")[0].rstrip("/")
+    if s.lower().endswith(".pdf"):
+        s = s[:-4]
+    m = _ID_RE.match(s)
+    if not m:
+        raise PapersiftError(
+            f"invalid arXiv id {text!r}: use a form like 2401.12345, 2401.12345v2, "
+            "hep-th/9901001 or https://arxiv.org/abs/2401.12345"
+        )
+    v = m.group("v")
+    return m.group("id"), int(v) if v else None
+
+
+def normalize_id(raw: str) -> str:
+    return parse_arxiv_id(raw)[0]
+
+
+@dataclass
+class Paper:
+    """One arXiv paper at its latest known version; `id` carries no version suffix."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    created: str | None = None  # v1 submission day, YYYY-MM-DD
+    updated: str | None = None  # latest version's day
+    announced: str | None = None  # first daily-listing day
+    version: int = 1
+    versions: list[tuple[int, str]] = field(default_factory=list)  # (n, ISO timestamp)
+
+    @property
+    def primary_category(self) -> str | None:
+        return self.categories[0] if self.categories else None
+
+    @property
+    def text(self) -> str:
+        """What embedders and lexical scorers read."""
+        return f"{self.title}. {self.abstract}"
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(self.title, self.abstract)
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+
+def text_hash(title: str, abstract: str) -> str:
+    return hashlib.sha1(f"{title}\x00{abstract}".encode()).hexdigest()[:16]
+
+
+def clean_whitespace(s: str | None) -> str:
+    return " ".join(s.split()) if s else ""
+
+
+_AND = re.compile(r",\s*and\s+|\s+and\s+|,\s*")
+
+
+def split_authors(s: str | None) -> list[str]:
+    """Split an arXiv author string ("A, B and C"), keeping affiliations out."""
+    if not s:
+        return []
+    s = re.sub(r"\([^()]*\)", "", clean_whitespace(s))  # drop "(Univ X)" affiliations
+    return [a.strip() for a in _AND.split(s) if a.strip()]

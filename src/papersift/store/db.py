@@ -1,0 +1,355 @@
+"""Store: open/migrate the database and every query the other stages need."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, case, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from papersift.errors import StoreError
+from papersift.records import Paper
+from papersift.store import schema as t
+
+_HERE = Path(__file__).parent
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _friendly(url: str, e: Exception) -> StoreError:
+    msg = str(getattr(e, "orig", e) or e)
+    if "readonly" in msg or "read-only" in msg:
+        return StoreError(f"store {url} is read-only: fix its permissions or point "
+                          "store.url (PAPERSIFT_STORE_URL) at a writable file")
+    if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
+        return StoreError(f"store {url} is not a valid SQLite database (corrupted?): move it "
+                          "aside or point store.url at another file")
+    if "unable to open" in msg:
+        return StoreError(f"cannot open store {url}: check that its folder exists and is "
+                          "writable, or set store.url")
+    return StoreError(f"store {url} failed: {msg.splitlines()[0]}")
+
+
+@dataclass
+class LibraryEntry:
+    paper_id: str
+    source: str
+    label: int
+    added_at: str
+
+
+@dataclass
+class StoredProfile:
+    user: str
+    description: str
+    keywords: list[str]
+    authors: list[str]
+    version: int
+
+
+@dataclass
+class DigestEntry:
+    rank: int
+    paper_id: str
+    score: float
+    reason: str
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        target = url.removeprefix("sqlite:///")
+        if url.startswith("sqlite:///") and not target.startswith(("file:", ":memory:")):
+            path = Path(target).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the folder of store {url}: {e.strerror}; "
+                                 "point store.url (PAPERSIFT_STORE_URL) elsewhere") from None
+            url = f"sqlite:///{path}"
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
+        try:
+            self.migrate()
+        except (OperationalError, DatabaseError) as e:
+            raise _friendly(self.url, e) from None
+
+    def migrate(self) -> None:
+        cfg = Config(str(_HERE / "alembic.ini"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (OperationalError, DatabaseError) as e:
+            raise _friendly(self.url, e) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- papers -------------------------------------------------------------------------
+
+    def upsert_papers(self, conn: Connection, papers: Sequence[Paper]) -> None:
+        """Insert papers or update them to a newer version; never duplicates a row."""
+        if not papers:
+            return
+        rows = [_paper_row(p) for p in papers]
+        ins = self._insert(t.papers)
+        ex = ins.excluded
+        newer = ex.version >= t.papers.c.version
+        fields = ("title", "abstract", "authors", "categories", "comments", "journal_ref",
+                  "doi", "license", "updated", "version", "text_hash")
+        sets = {f: case((newer, getattr(ex, f)), else_=getattr(t.papers.c, f)) for f in fields}
+        sets["created"] = func.coalesce(t.papers.c.created, ex.created)
+        sets["announced"] = case(
+            (t.papers.c.announced.is_(None), ex.announced),
+            (ex.announced.is_(None), t.papers.c.announced),
+            (ex.announced < t.papers.c.announced, ex.announced),
+            else_=t.papers.c.announced,
+        )
+        conn.execute(ins.on_conflict_do_update(index_elements=["id"], set_=sets), rows)
+        vrows = [{"paper_id": p.id, "version": n, "created": c} for p in papers
+                 for n, c in p.versions]
+        if vrows:
+            conn.execute(self._insert(t.versions).on_conflict_do_nothing(), vrows)
+
+    def add_listings(self, conn: Connection, day: str, entries: Iterable[tuple[str, str]]) -> None:
+        rows = [{"day": day, "paper_id": pid, "kind": kind} for pid, kind in entries]
+        if rows:
+            conn.execute(self._insert(t.listings).on_conflict_do_nothing(), rows)
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        out: dict[str, Paper] = {}
+        with self.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                for row in conn.execute(select(t.papers).where(t.papers.c.id.in_(chunk))):
+                    out[row.id] = _row_paper(row)
+        return out
+
+    def count_papers(self) -> int:
+        with self.begin() as conn:
+            return conn.execute(select(func.count()).select_from(t.papers)).scalar_one()
+
+    def listing(self, day: str, kinds: Sequence[str] = ("new", "cross")) -> list[Paper]:
+        """The papers announced on `day` with one of `kinds`, in id order."""
+        q = (select(t.papers).join(t.listings, t.listings.c.paper_id == t.papers.c.id)
+             .where(t.listings.c.day == day, t.listings.c.kind.in_(kinds))
+             .order_by(t.papers.c.id))
+        with self.begin() as conn:
+            return [_row_paper(r) for r in conn.execute(q)]
+
+    def listing_days(self) -> list[str]:
+        with self.begin() as conn:
+            return list(conn.execute(select(t.listings.c.day).distinct()
+                                     .order_by(t.listings.c.day)).scalars())
+
+    def papers_announced_between(self, start: str, end: str) -> list[str]:
+        """Ids announced in [start, end), e.g. background papers for training."""
+        q = select(t.papers.c.id).where(t.papers.c.announced >= start,
+                                        t.papers.c.announced < end).order_by(t.papers.c.id)
+        with self.begin() as conn:
+            return list(conn.execute(q).scalars())
+
+    # --- embeddings ---------------------------------------------------------------------
+
+    def get_embeddings(self, ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+        """Cached vectors whose text hash still matches the paper's current text."""
+        out: dict[str, np.ndarray] = {}
+        q = (select(t.embeddings.c.paper_id, t.embeddings.c.vector)
+             .join(t.papers, t.papers.c.id == t.embeddings.c.paper_id)
+             .where(t.embeddings.c.model == model,
+                    t.embeddings.c.text_hash == t.papers.c.text_hash))
+        with self.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                for pid, blob in conn.execute(q.where(t.embeddings.c.paper_id.in_(chunk))):
+                    out[pid] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def put_embeddings(self, model: str, items: Sequence[tuple[Paper, np.ndarray]]) -> None:
+        rows = [{"paper_id": p.id, "model": model, "text_hash": p.text_hash,
+                 "vector": np.asarray(v, dtype=np.float32).tobytes()} for p, v in items]
+        if not rows:
+            return
+        ins = self._insert(t.embeddings)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["paper_id", "model"],
+            set_={"text_hash": ins.excluded.text_hash, "vector": ins.excluded.vector})
+        with self.begin() as conn:
+            conn.execute(stmt, rows)
+
+    # --- profiles and library -----------------------------------------------------------
+
+    def save_profile(self, user: str, description: str, keywords: list[str],
+                     authors: list[str]) -> StoredProfile:
+        """Store the profile; its version goes up only when something changed."""
+        with self.begin() as conn:
+            row = conn.execute(select(t.profiles).where(t.profiles.c.user == user)).first()
+            values = {"description": description, "keywords": json.dumps(keywords),
+                      "authors": json.dumps(authors)}
+            if row is None:
+                conn.execute(t.profiles.insert().values(user=user, version=1,
+                                                        updated_at=utcnow(), **values))
+                version = 1
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                version = row.version + 1
+                conn.execute(update(t.profiles).where(t.profiles.c.user == user)
+                             .values(version=version, updated_at=utcnow(), **values))
+            else:
+                version = row.version
+        return StoredProfile(user, description, keywords, authors, version)
+
+    def sync_library(self, user: str, source: str, paper_ids: Sequence[str]) -> None:
+        """Make the `source` part of the user's library exactly `paper_ids` (re-sync safe)."""
+        with self.begin() as conn:
+            have = set(conn.execute(select(t.library.c.paper_id).where(
+                t.library.c.user == user, t.library.c.source == source)).scalars())
+            gone = have - set(paper_ids)
+            if gone:
+                conn.execute(t.library.delete().where(
+                    t.library.c.user == user, t.library.c.source == source,
+                    t.library.c.paper_id.in_(gone)))
+            now = utcnow()
+            rows = [{"user": user, "paper_id": pid, "source": source, "label": 1,
+                     "added_at": now} for pid in dict.fromkeys(paper_ids) if pid not in have]
+            if rows:
+                conn.execute(self._insert(t.library).on_conflict_do_nothing(), rows)
+
+    def library(self, user: str) -> list[LibraryEntry]:
+        q = select(t.library).where(t.library.c.user == user).order_by(t.library.c.added_at,
+                                                                       t.library.c.paper_id)
+        with self.begin() as conn:
+            return [LibraryEntry(r.paper_id, r.source, r.label, r.added_at)
+                    for r in conn.execute(q)]
+
+    # --- digests ------------------------------------------------------------------------
+
+    def digest(self, user: str, day: str) -> list[DigestEntry] | None:
+        with self.begin() as conn:
+            did = conn.execute(select(t.digests.c.id).where(
+                t.digests.c.user == user, t.digests.c.day == day)).scalar()
+            if did is None:
+                return None
+            q = (select(t.digest_entries).where(t.digest_entries.c.digest_id == did)
+                 .order_by(t.digest_entries.c.rank))
+            return [DigestEntry(r.rank, r.paper_id, r.score, r.reason) for r in conn.execute(q)]
+
+    def shown_papers(self, user: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` already appeared in one of the user's digests."""
+        out: set[str] = set()
+        with self.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                out |= set(conn.execute(select(t.digest_entries.c.paper_id).where(
+                    t.digest_entries.c.user == user,
+                    t.digest_entries.c.paper_id.in_(chunk))).scalars())
+        return out
+
+    def save_digest(self, user: str, day: str, ranker: str,
+                    entries: Sequence[DigestEntry]) -> list[DigestEntry]:
+        """Record the digest once; a second call for the same (user, day) returns the first."""
+        with self.begin() as conn:
+            ins = self._insert(t.digests).values(user=user, day=day, ranker=ranker,
+                                                 created_at=utcnow())
+            conn.execute(ins.on_conflict_do_nothing())
+            did = conn.execute(select(t.digests.c.id).where(
+                t.digests.c.user == user, t.digests.c.day == day)).scalar_one()
+            exists = conn.execute(select(func.count()).select_from(t.digest_entries).where(
+                t.digest_entries.c.digest_id == did)).scalar_one()
+            if not exists and entries:
+                conn.execute(t.digest_entries.insert(), [
+                    {"digest_id": did, "rank": e.rank, "user": user, "paper_id": e.paper_id,
+                     "score": e.score, "reason": e.reason} for e in entries])
+        stored = self.digest(user, day)
+        assert stored is not None
+        return stored
+
+    # --- runs and harvests --------------------------------------------------------------
+
+    def start_run(self, job: str, user: str | None, day: str | None) -> int:
+        with self.begin() as conn:
+            res = conn.execute(t.runs.insert().values(
+                job=job, user=user, day=day, started_at=utcnow(), status="running",
+                stage="start"))
+            return int(res.inserted_primary_key[0])
+
+    def update_run(self, run_id: int, *, stage: str | None = None, status: str | None = None,
+                   detail: str | None = None) -> None:
+        values: dict[str, str] = {}
+        if stage:
+            values["stage"] = stage
+        if detail is not None:
+            values["detail"] = detail
+        if status:
+            values["status"] = status
+            if status != "running":
+                values["finished_at"] = utcnow()
+        with self.begin() as conn:
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+
+    def runs(self, limit: int = 20) -> list[dict]:
+        with self.begin() as conn:
+            q = select(t.runs).order_by(t.runs.c.id.desc()).limit(limit)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def harvest_state(self, key: str) -> dict | None:
+        with self.begin() as conn:
+            row = conn.execute(select(t.harvests).where(t.harvests.c.key == key)).first()
+        if row is None:
+            return None
+        return {"token": row.token, "params": json.loads(row.params), "records": row.records}
+
+    def save_harvest_state(self, conn: Connection, key: str, token: str | None,
+                           params: dict, records: int) -> None:
+        """Saved in the same transaction as the page's papers, so a kill loses neither."""
+        ins = self._insert(t.harvests).values(key=key, token=token, params=json.dumps(params),
+                                              records=records, updated_at=utcnow())
+        conn.execute(ins.on_conflict_do_update(index_elements=["key"], set_={
+            "token": ins.excluded.token, "records": ins.excluded.records,
+            "params": ins.excluded.params, "updated_at": ins.excluded.updated_at}))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _chunks(xs: list, n: int) -> Iterator[list]:
+    for i in range(0, len(xs), n):
+        yield xs[i:i + n]
+
+
+def _paper_row(p: Paper) -> dict:
+    return {"id": p.id, "title": p.title, "abstract": p.abstract,
+            "authors": json.dumps(p.authors, ensure_ascii=False),
+            "categories": " ".join(p.categories), "comments": p.comments,
+            "journal_ref": p.journal_ref, "doi": p.doi, "license": p.license,
+            "created": p.created, "updated": p.updated, "announced": p.announced,
+            "version": p.version, "text_hash": p.text_hash}
+
+
+def _row_paper(r) -> Paper:  # type: ignore[no-untyped-def]
+    return Paper(id=r.id, title=r.title, abstract=r.abstract, authors=json.loads(r.authors),
+                 categories=r.categories.split(), comments=r.comments,
+                 journal_ref=r.journal_ref, doi=r.doi, license=r.license, created=r.created,
+                 updated=r.updated, announced=r.announced, version=r.version)

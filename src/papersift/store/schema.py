@@ -1,0 +1,125 @@
+"""Table definitions (SQLAlchemy Core). Migrations in migrations/versions create them."""
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# A paper is its arXiv id without version; text fields hold the latest version.
+papers = Table(
+    "papers", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("authors", Text, nullable=False),  # JSON list of names
+    Column("categories", Text, nullable=False),  # space-separated, primary first
+    Column("comments", Text),
+    Column("journal_ref", Text),
+    Column("doi", Text),
+    Column("license", Text),
+    Column("created", String(10)),
+    Column("updated", String(10)),
+    Column("announced", String(10), index=True),
+    Column("version", Integer, nullable=False),
+    Column("text_hash", String(16), nullable=False),
+)
+
+versions = Table(
+    "versions", metadata,
+    Column("paper_id", String(32), ForeignKey("papers.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created", String(32)),
+)
+
+# What arXiv announced on a listing day: new, cross (cross-list) or replace.
+listings = Table(
+    "listings", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("paper_id", String(32), ForeignKey("papers.id"), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Index("ix_listings_paper", "paper_id"),
+)
+
+embeddings = Table(
+    "embeddings", metadata,
+    Column("paper_id", String(32), ForeignKey("papers.id"), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("text_hash", String(16), nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised
+)
+
+profiles = Table(
+    "profiles", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("keywords", Text, nullable=False, default="[]"),  # JSON
+    Column("authors", Text, nullable=False, default="[]"),  # JSON
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_at", String(32), nullable=False),
+)
+
+# The user's library: label +1 = liked/kept, -1 = explicit negative (feedback).
+library = Table(
+    "library", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("paper_id", String(32), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("label", Integer, nullable=False, default=1),
+    Column("added_at", String(32), nullable=False),
+)
+
+digests = Table(
+    "digests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("ranker", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("user", "day", name="uq_digest_user_day"),
+)
+
+# `user` is repeated here so the store itself guarantees a paper reaches a user once.
+digest_entries = Table(
+    "digest_entries", metadata,
+    Column("digest_id", Integer, ForeignKey("digests.id"), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("user", String(64), nullable=False),
+    Column("paper_id", String(32), ForeignKey("papers.id"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("user", "paper_id", name="uq_entry_user_paper"),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(32), nullable=False),
+    Column("user", String(64)),
+    Column("day", String(10)),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("status", String(16), nullable=False),  # running | ok | failed | empty
+    Column("stage", String(32)),  # last stage reached
+    Column("detail", Text),
+)
+
+# Resumable harvests: the OAI-PMH resumption token and the request it continues.
+harvests = Table(
+    "harvests", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("token", Text),
+    Column("params", Text, nullable=False),  # JSON of the initial request
+    Column("records", Integer, nullable=False, default=0),
+    Column("updated_at", String(32), nullable=False),
+)

@@ -1,0 +1,94 @@
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from papersift.cli import main
+from papersift.errors import StoreError
+from papersift.records import Paper
+from papersift.store import Store
+from papersift.store.db import DigestEntry
+
+
+def paper(pid: str, day: str = "2025-11-12") -> Paper:
+    return Paper(id=pid, title=f"Title {pid}", abstract="Abstract.", authors=["A B"],
+                 categories=["cs.CL"], announced=day, versions=[(1, "2025-11-11")])
+
+
+def test_corrupted_store_file_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    db.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="not a valid SQLite database .*move it aside"):
+        Store(f"sqlite:///{db}")
+    assert db.read_bytes().startswith(b"this is not")  # left alone for the user
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_store_is_a_clear_error_and_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    store = Store(f"sqlite:///{db}")
+    with store.begin() as conn:
+        store.upsert_papers(conn, [paper("2511.00001")])
+    store.close()
+    for f in tmp_path.iterdir():
+        f.chmod(0o444)
+    tmp_path.chmod(0o555)
+    try:
+        ro = Store(f"sqlite:///{db}")
+        with pytest.raises(StoreError, match="read-only"), ro.begin() as conn:
+            ro.upsert_papers(conn, [paper("2511.00002")])
+    finally:
+        tmp_path.chmod(0o755)
+    assert [r[0] for r in sqlite3.connect(db).execute("select id from papers")] == ["2511.00001"]
+
+
+def test_read_only_store_via_cli(tmp_path: Path) -> None:
+    """Root ignores permissions, so open the database read-only through SQLite's URI mode."""
+    db = tmp_path / "s.sqlite"
+    Store(f"sqlite:///{db}").close()
+    url = f"sqlite:///file:{db}?mode=ro&uri=true"
+    dump = tmp_path / "d.jsonl"
+    dump.write_text('{"id": "2511.00001", "title": "T", "abstract": "A", "versions": []}\n')
+    res = CliRunner().invoke(main, ["import-dump", str(dump)], env={"PAPERSIFT_STORE_URL": url})
+    assert res.exit_code == 1
+    assert "read-only: fix its permissions" in res.output
+    assert sqlite3.connect(db).execute("select count(*) from papers").fetchone()[0] == 0
+
+
+def test_store_in_unwritable_place(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError):
+        Store(f"sqlite:///{blocker / 'sub' / 's.sqlite'}")
+
+
+def test_a_paper_reaches_a_user_once_whatever_the_day(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    with store.begin() as conn:
+        store.upsert_papers(conn, [paper("2511.00001"), paper("2511.00002")])
+    e = DigestEntry(1, "2511.00001", 0.9, "r")
+    store.save_digest("ann", "2025-11-12", "similarity", [e])
+    assert store.shown_papers("ann", ["2511.00001", "2511.00002"]) == {"2511.00001"}
+    assert store.shown_papers("bob", ["2511.00001"]) == set()
+    with pytest.raises(StoreError):
+        store.save_digest("ann", "2025-11-13", "similarity", [e])
+    # saving the same day again returns the stored digest, unchanged
+    again = store.save_digest("ann", "2025-11-12", "similarity",
+                              [DigestEntry(1, "2511.00002", 0.1, "other")])
+    assert [x.paper_id for x in again] == ["2511.00001"]
+
+
+def test_profile_version_moves_only_on_change(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert store.save_profile("ann", "d", ["k"], []).version == 1
+    assert store.save_profile("ann", "d", ["k"], []).version == 1
+    assert store.save_profile("ann", "d2", ["k"], []).version == 2
+
+
+def test_library_resync_neither_duplicates_nor_keeps_removed(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.sync_library("ann", "config", ["2511.00001", "2511.00002", "2511.00001"])
+    store.sync_library("ann", "config", ["2511.00002", "2511.00003"])
+    assert sorted(e.paper_id for e in store.library("ann")) == ["2511.00002", "2511.00003"]
