@@ -18,6 +18,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 
 from papersift import __version__, config
@@ -161,3 +162,80 @@ def runs(ctx: click.Context, limit: int) -> None:
     for r in Store(_settings(ctx).store_url).runs(limit):
         console.print(f"#{r['id']} {r['job']} {r['day'] or ''} {r['user'] or ''}: "
                       f"{r['status']} at {r['stage']} — {r['detail'] or ''}")
+
+
+@main.command()
+@click.option("--corpus", type=click.Path(path_type=Path), required=True,
+              help="arXiv bulk-metadata JSON-lines file (.gz too) with `announced` days.")
+@click.option("--splits", type=click.Path(path_type=Path), help="Splits JSON (list replay).")
+@click.option("--lists", type=click.Path(path_type=Path), help="Folder of <list>.txt files.")
+@click.option("--only", help="Comma-separated list names to replay (default: all splits).")
+@click.option("--library", type=click.Path(path_type=Path),
+              help="Your own list of arXiv ids (one per line), instead of --splits.")
+@click.option("--start", help="With --library: first day replayed (your library = earlier).")
+@click.option("--end", help="With --library: last day replayed.")
+@click.option("--ranker", "rankers", default=None,
+              help="Ranker name, comma-separated names, or `all` (default: digest.ranker).")
+@click.option("--dump-rankings", type=click.Path(path_type=Path),
+              help="Write each list-day's ranking (top 50) as JSON lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path | None,
+             only: str | None, library: Path | None, start: str | None, end: str | None,
+             rankers: str | None, dump_rankings: Path | None, as_json: bool) -> None:
+    """Replay past listings to measure how well a ranker would have served a library."""
+    import json
+
+    from papersift import backtest as bt
+    from papersift.profile.config_source import read_id_file
+    from papersift.rank.base import RANKERS, get_ranker
+    from papersift.rank.embed import make_embedder
+    from papersift.store import Store
+
+    settings = _settings(ctx)
+    get_ranker("random")  # fills the registry
+    names = (sorted(RANKERS) if rankers == "all" else
+             [r.strip() for r in (rankers or settings["digest.ranker"]).split(",")])
+    for name in names:
+        get_ranker(name)  # unknown names fail before the long part
+    if library is None and not (splits and lists):
+        raise PapersiftError("backtest needs --splits and --lists, or --library with "
+                             "--start and --end")
+    if library is not None and not (start and end):
+        raise PapersiftError("--library needs --start and --end (YYYY-MM-DD)")
+    err.print(f"loading {corpus}…")
+    data = bt.Corpus.load(corpus)
+    if library is not None:
+        tasks = [bt.make_task(data, library.stem, read_id_file(library), parse_day(start or ""),
+                              parse_day(end or ""))]
+    else:
+        tasks = bt.tasks_from_splits(data, splits, lists)  # type: ignore[arg-type]
+    if only:
+        keep = {n.strip() for n in only.split(",")}
+        tasks = [t for t in tasks if t.name in keep]
+    store = Store(settings.store_url)
+    results = bt.run(tasks, names, store, make_embedder(settings), log=err.print)
+    if dump_rankings:
+        for r in results:
+            path = dump_rankings if len(results) == 1 else \
+                dump_rankings.with_suffix(f".{r.ranker}{dump_rankings.suffix}")
+            bt.write_rankings(r, path)
+            err.print(f"wrote {path}")
+    if as_json:
+        if len(results) == 1:
+            out = {"summary": results[0].summary, "per_list": results[0].per_list}
+        else:
+            out = {"rankers": {r.ranker: {"summary": r.summary, "per_list": r.per_list,
+                                          "seconds": round(r.seconds, 2)} for r in results}}
+        click.echo(json.dumps(out, indent=1))
+        return
+    table = Table(title="backtest (macro average over lists)")
+    for col in ("ranker", *bt.METRICS, "seconds"):
+        table.add_column(col, justify="left" if col == "ranker" else "right")
+    for r in results:
+        table.add_row(r.ranker, *(f"{r.summary[m]:.3f}" for m in bt.METRICS), f"{r.seconds:.1f}")
+    console.print(table)
+    for r in results:
+        for name, m in r.per_list.items():
+            console.print(f"{r.ranker} {name}: " + " ".join(
+                f"{k}={m[k]:.3f}" for k in bt.METRICS) + f" positives={m['positives']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,14 @@ from papersift.deliver.digest import Digest, Entry
 from papersift.deliver.render import write_files
 from papersift.errors import PapersiftError, SourceError
 from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
-from papersift.rank.base import Candidates, UserProfile, get_ranker
+from papersift.rank.base import (
+    BACKGROUND_DAYS,
+    Background,
+    Candidates,
+    UserProfile,
+    background_sample,
+    get_ranker,
+)
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
 from papersift.records import Paper
 from papersift.store import Store
@@ -142,8 +150,11 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     labels = {e.paper_id: e.label for e in store.library(spec.user)}
     exclude = set(labels) | store.shown_papers(spec.user, [p.id for p in candidates])
     fresh = [p for p in candidates if p.id not in exclude]
-    papers = library + fresh
-    todo = len(papers) - len(store.get_embeddings([p.id for p in papers], embedder.key))
+    ranker = get_ranker(settings["digest.ranker"])
+    recent = _recent(store, day) if ranker.uses_background else []
+    sample = background_sample(recent)
+    papers = library + fresh + sample
+    todo = len(papers) - len(store.get_embeddings(papers, embedder.key))
     done = 0
 
     def step(n: int) -> None:
@@ -155,14 +166,21 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     if todo:
         log(f"embedding {todo} papers…")
     vecs = embed_papers(store, embedder, papers, step)
+    lib_vecs, cand_vecs, sample_vecs = np.split(vecs, [len(library), len(library) + len(fresh)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None
-    profile = UserProfile(spec.user, library, vecs[: len(library)],
+    profile = UserProfile(spec.user, library, lib_vecs,
                           np.array([labels[p.id] for p in library]), spec.keywords,
                           spec.authors, spec.description, desc_vec)
-    ranker = get_ranker(settings["digest.ranker"])
-    scored = ranker.rank(profile, Candidates(fresh, vecs[len(library):]))
+    ranker.fit(profile, Background(recent, Candidates(sample, sample_vecs)))
+    scored = ranker.rank(Candidates(fresh, cand_vecs), explain=settings["digest.size"])
     picks = [s for s in scored if s.score >= settings["digest.min_score"]]
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)
                for i, s in enumerate(picks)]
     return store.save_digest(spec.user, day, ranker.name, entries)
+
+
+def _recent(store: Store, day: str) -> list[Paper]:
+    """Papers listed in the 90 days before `day`: what the user saw and did not pick."""
+    start = (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+    return list(store.get_papers(store.papers_announced_between(start, day)).values())

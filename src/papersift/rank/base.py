@@ -1,18 +1,23 @@
-"""The ranker interface and registry: a ranker turns (profile, candidates) into scored picks.
+"""The ranker interface and registry.
 
-Rankers see plain arrays and records, never the store, so the daily job and the backtest
-feed them the same way and a new ranker is a small class plus `@register`.
+A ranker is fitted once per user profile (library, negatives, keywords, authors) against
+background papers the user did not pick, then ranks any number of days. Rankers see plain
+arrays and records, never the store, so the daily job and the backtest feed them the same
+way, and a new ranker is a small class plus `@register`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from papersift.errors import PapersiftError
+from papersift.rank.boosts import author_hits, keyword_hits
 from papersift.records import Paper
 
 
@@ -32,8 +37,29 @@ class UserProfile:
 
 @dataclass
 class Candidates:
+    """Papers with their embeddings: a day's listing, or background papers for training."""
+
     papers: list[Paper]
     vecs: np.ndarray  # (m, d), rows aligned with `papers`
+
+
+BACKGROUND_DAYS = 90  # a user's background: what was listed in the last 90 days
+BACKGROUND_SAMPLE = 3000  # background papers embedded for vector models
+
+
+@dataclass
+class Background:
+    """Recent papers the user did not pick: all of them for text models, and an embedded
+    sample for vector models (embedding every recent paper would cost minutes a day)."""
+
+    papers: list[Paper]
+    sample: Candidates
+
+
+def background_sample(papers: Sequence[Paper], n: int = BACKGROUND_SAMPLE) -> list[Paper]:
+    """A sample that is stable from day to day (ranked by a hash of the id), so yesterday's
+    cached embeddings are mostly reused."""
+    return sorted(papers, key=lambda p: hashlib.md5(p.id.encode()).digest())[:n]
 
 
 @dataclass
@@ -46,10 +72,54 @@ class Scored:
 class Ranker(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
+    uses_background: ClassVar[bool] = True  # False spares the daily job loading it
+
+    def fit(self, profile: UserProfile, background: Background) -> Ranker:
+        """Learn the user; `background` holds recent papers the user did not pick."""
+        self.profile = profile
+        return self
 
     @abstractmethod
-    def rank(self, profile: UserProfile, candidates: Candidates) -> list[Scored]:
-        """All candidates, best first, each with a one-line reason."""
+    def scores(self, candidates: Candidates) -> np.ndarray:
+        """One relevance score per candidate, higher is better."""
+
+    def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
+        """A one-line reason per candidate; rankers that know better override this."""
+        return [explain(self.profile, p, v) for p, v in zip(candidates.papers,
+                                                             candidates.vecs, strict=True)]
+
+    def rank(self, candidates: Candidates, explain: int | None = None) -> list[Scored]:
+        """All candidates, best first (ties by id, so runs are reproducible); the first
+        `explain` (default: all) carry a reason."""
+        if not candidates.papers:
+            return []
+        s = np.asarray(self.scores(candidates), dtype=float)
+        order = sorted(range(len(s)), key=lambda i: (-s[i], candidates.papers[i].id))
+        top = order[: len(order) if explain is None else explain]
+        picked = Candidates([candidates.papers[i] for i in top], candidates.vecs[top])
+        why = dict(zip(top, self.reasons(picked, s[top]), strict=True)) if top else {}
+        return [Scored(candidates.papers[i].id, float(s[i]), why.get(i, "")) for i in order]
+
+
+def explain(profile: UserProfile, paper: Paper, vec: np.ndarray) -> str:
+    """Followed authors, keywords, and the closest liked library paper."""
+    parts = []
+    if auths := author_hits(paper, profile.authors):
+        parts.append("author you follow: " + ", ".join(auths))
+    if kws := keyword_hits(paper, profile.keywords):
+        parts.append("keyword: " + ", ".join(kws))
+    liked = np.flatnonzero(profile.labels > 0)
+    if len(liked):
+        sims = profile.library_vecs[liked] @ vec
+        j = int(np.argmax(sims))
+        parts.append(f"close to “{_short(profile.library[liked[j]].title)}” ({sims[j]:.2f})")
+    elif profile.description_vec is not None:
+        parts.append(f"matches your interests description ({profile.description_vec @ vec:.2f})")
+    return "; ".join(parts) or "no match in your profile"
+
+
+def _short(title: str, n: int = 70) -> str:
+    return title if len(title) <= n else title[: n - 1].rstrip() + "…"
 
 
 RANKERS: dict[str, type[Ranker]] = {}
@@ -62,7 +132,7 @@ def register(cls: type[Ranker]) -> type[Ranker]:
 
 def get_ranker(name: str) -> Ranker:
     # Importing the implementations fills the registry.
-    from papersift.rank import similarity  # noqa: F401
+    from papersift.rank import anchors, similarity  # noqa: F401
 
     if name not in RANKERS:
         raise PapersiftError(f"unknown ranker {name!r}: use one of {', '.join(sorted(RANKERS))} "

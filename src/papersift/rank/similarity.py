@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from papersift.rank.base import Candidates, Ranker, Scored, UserProfile, register
+from papersift.rank.base import Candidates, Ranker, register
 from papersift.rank.boosts import author_hits, keyword_hits
 
 TOP_K = 3  # average of the k closest library papers: one stray match is not enough
@@ -17,45 +17,21 @@ NEGATIVE_WEIGHT = 0.5
 class Similarity(Ranker):
     name = "similarity"
     summary = "cosine similarity to the library (top-3 mean) + keyword and author boosts"
+    uses_background = False
 
-    def rank(self, profile: UserProfile, candidates: Candidates) -> list[Scored]:
-        if not candidates.papers:
-            return []
-        pos = profile.library_vecs[profile.labels > 0]
-        neg = profile.library_vecs[profile.labels < 0]
-        if profile.description_vec is not None:
-            pos = np.vstack([pos, profile.description_vec[None, :]]) if len(pos) else \
-                profile.description_vec[None, :]
-        sims = candidates.vecs @ pos.T if len(pos) else np.zeros((len(candidates.papers), 0))
+    def scores(self, candidates: Candidates) -> np.ndarray:
+        prof = self.profile
+        pos = prof.library_vecs[prof.labels > 0]
+        neg = prof.library_vecs[prof.labels < 0]
+        if prof.description_vec is not None:
+            pos = np.vstack([pos, prof.description_vec[None, :]])
+        n = len(candidates.papers)
+        sims = candidates.vecs @ pos.T if len(pos) else np.zeros((n, 0))
         k = min(TOP_K, sims.shape[1])
-        semantic = np.sort(sims, axis=1)[:, -k:].mean(axis=1) if k else \
-            np.zeros(len(candidates.papers))
+        semantic = np.sort(sims, axis=1)[:, -k:].mean(axis=1) if k else np.zeros(n)
         if len(neg):
             semantic -= NEGATIVE_WEIGHT * np.clip((candidates.vecs @ neg.T).max(axis=1), 0, None)
-        liked = [p for p, lab in zip(profile.library, profile.labels, strict=True) if lab > 0]
-        out = []
-        for i, paper in enumerate(candidates.papers):
-            kws = keyword_hits(paper, profile.keywords)
-            auths = author_hits(paper, profile.authors)
-            score = float(semantic[i]) + min(KEYWORD_CAP, KEYWORD_BOOST * len(kws)) \
-                + AUTHOR_BOOST * bool(auths)
-            out.append(Scored(paper.id, score, _reason(sims[i], liked, kws, auths)))
-        out.sort(key=lambda s: (-s.score, s.paper_id))
-        return out
-
-
-def _reason(sims: np.ndarray, liked: list, kws: list[str], auths: list[str]) -> str:
-    parts = []
-    if auths:
-        parts.append("author you follow: " + ", ".join(auths))
-    if kws:
-        parts.append("keyword: " + ", ".join(kws))
-    if len(sims):
-        j = int(np.argmax(sims))
-        title = liked[j].title if j < len(liked) else "your interests description"
-        parts.append(f"close to “{_short(title)}” ({sims[j]:.2f})")
-    return "; ".join(parts) or "no match in your profile"
-
-
-def _short(title: str, n: int = 70) -> str:
-    return title if len(title) <= n else title[: n - 1].rstrip() + "…"
+        boost = np.array([
+            min(KEYWORD_CAP, KEYWORD_BOOST * len(keyword_hits(p, prof.keywords)))
+            + AUTHOR_BOOST * bool(author_hits(p, prof.authors)) for p in candidates.papers])
+        return semantic + boost

@@ -30,7 +30,8 @@ class ImportReport:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def _day(stamp: str | None) -> str | None:
+def to_day(stamp: str | None) -> str | None:
+    """YYYY-MM-DD from an RFC 2822 date (arXiv's "Thu, 26 Mar 2009 00:00:00 GMT") or ISO."""
     if not stamp:
         return None
     try:
@@ -74,7 +75,7 @@ def record_to_paper(r: dict) -> Paper:
         journal_ref=r.get("journal-ref"),
         doi=r.get("doi"),
         license=r.get("license"),
-        created=_day(versions[0][1]) if versions else r.get("update_date"),
+        created=to_day(versions[0][1]) if versions else r.get("update_date"),
         updated=r.get("update_date"),
         announced=announced if isinstance(announced, str) and announced else None,
         version=versions[-1][0] if versions else 1,
@@ -82,8 +83,8 @@ def record_to_paper(r: dict) -> Paper:
     )
 
 
-def _read(path: Path, report: ImportReport,
-          progress: Callable[[int], None] | None) -> Iterator[Paper]:
+def read_dump(path: Path, report: ImportReport,
+              progress: Callable[[int], None] | None = None) -> Iterator[Paper]:
     """Good records in file order; bad ones are noted in `report` with their line number.
 
     `progress` gets the bytes of the file (compressed, for .gz) consumed so far.
@@ -136,7 +137,7 @@ def import_dump(store: Store, path: Path,
             report.papers += len(batch)
             batch.clear()
 
-        for paper in _read(path, report, progress):
+        for paper in read_dump(path, report, progress):
             batch.append(paper)
             if len(batch) >= BATCH:
                 flush()

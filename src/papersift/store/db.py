@@ -170,17 +170,18 @@ class Store:
 
     # --- embeddings ---------------------------------------------------------------------
 
-    def get_embeddings(self, ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
-        """Cached vectors whose text hash still matches the paper's current text."""
+    def get_embeddings(self, papers: Sequence[Paper], model: str) -> dict[str, np.ndarray]:
+        """Cached vectors of `papers` whose text has not changed since they were computed."""
+        want = {p.id: p.text_hash for p in papers}
         out: dict[str, np.ndarray] = {}
-        q = (select(t.embeddings.c.paper_id, t.embeddings.c.vector)
-             .join(t.papers, t.papers.c.id == t.embeddings.c.paper_id)
-             .where(t.embeddings.c.model == model,
-                    t.embeddings.c.text_hash == t.papers.c.text_hash))
+        q = select(t.embeddings.c.paper_id, t.embeddings.c.text_hash, t.embeddings.c.vector)
         with self.begin() as conn:
-            for chunk in _chunks(list(ids), 500):
-                for pid, blob in conn.execute(q.where(t.embeddings.c.paper_id.in_(chunk))):
-                    out[pid] = np.frombuffer(blob, dtype=np.float32)
+            for chunk in _chunks(list(want), 500):
+                rows = conn.execute(q.where(t.embeddings.c.model == model,
+                                            t.embeddings.c.paper_id.in_(chunk)))
+                for pid, h, blob in rows:
+                    if want[pid] == h:
+                        out[pid] = np.frombuffer(blob, dtype=np.float32)
         return out
 
     def put_embeddings(self, model: str, items: Sequence[tuple[Paper, np.ndarray]]) -> None:

@@ -51,9 +51,11 @@ listings = Table(
     Index("ix_listings_paper", "paper_id"),
 )
 
+# A cache, not a relation: vectors stay valid while the paper's text hash matches, and
+# offline evaluation may cache papers it never stores.
 embeddings = Table(
     "embeddings", metadata,
-    Column("paper_id", String(32), ForeignKey("papers.id"), primary_key=True),
+    Column("paper_id", String(32), primary_key=True),
     Column("model", String(64), primary_key=True),
     Column("text_hash", String(16), nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32, L2-normalised

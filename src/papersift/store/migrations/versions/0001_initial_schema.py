@@ -97,7 +97,6 @@ def upgrade() -> None:
     sa.Column('model', sa.String(length=64), nullable=False),
     sa.Column('text_hash', sa.String(length=16), nullable=False),
     sa.Column('vector', sa.LargeBinary(), nullable=False),
-    sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], ),
     sa.PrimaryKeyConstraint('paper_id', 'model')
     )
     op.create_table('listings',

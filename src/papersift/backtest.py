@@ -1,0 +1,210 @@
+"""Offline evaluation by list replay (../shared/EVAL.md).
+
+A curated list stands in for a user: its papers from before the cutoff are the library;
+every listing day between cutoff and end is a digest whose positives are the list's papers
+announced that day. A ranker sees the library, papers announced before the cutoff (its
+background) and the day's candidates — nothing from later days and no list membership after
+the cutoff.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from papersift.errors import PapersiftError
+from papersift.profile.config_source import read_id_file
+from papersift.rank.base import (
+    BACKGROUND_DAYS,
+    Background,
+    Candidates,
+    UserProfile,
+    background_sample,
+    get_ranker,
+)
+from papersift.rank.embed import Embedder, embed_papers
+from papersift.records import Paper
+from papersift.sources.dump import ImportReport, read_dump
+from papersift.store import Store
+
+K_LIST = (10, 25, 50)
+METRICS = ("recall@10", "recall@25", "recall@50", "ndcg@10", "mrr")
+DUMP_TOP = 50  # ids per day in --dump-rankings
+
+
+@dataclass
+class Day:
+    day: str
+    candidates: list[Paper]
+    positives: set[str]
+
+
+@dataclass
+class Task:
+    """One list (one simulated user) replayed over its test period."""
+
+    name: str
+    cutoff: str
+    end: str
+    library: list[Paper]
+    background: list[Paper]
+    days: list[Day] = field(default_factory=list)
+
+
+class Corpus:
+    """Every record of a bulk-metadata file, indexed by id and by listing day."""
+
+    def __init__(self, papers: Iterable[Paper]) -> None:
+        self.by_id: dict[str, Paper] = {}
+        self.by_day: dict[str, list[Paper]] = defaultdict(list)
+        for p in papers:
+            self.by_id[p.id] = p
+        for p in self.by_id.values():
+            if p.announced:
+                self.by_day[p.announced].append(p)
+        self.days = sorted(self.by_day)
+
+    @classmethod
+    def load(cls, path: Path) -> Corpus:
+        if not Path(path).exists():
+            raise PapersiftError(f"corpus file {path} does not exist: check --corpus")
+        report = ImportReport()
+        corpus = cls(read_dump(Path(path), report))
+        if not corpus.by_id:
+            raise PapersiftError(f"corpus {path} holds no valid records: check the file")
+        return corpus
+
+    def announced_between(self, start: str, end: str) -> list[Paper]:
+        """Papers listed on days in [start, end)."""
+        return [p for d in self.days if start <= d < end for p in self.by_day[d]]
+
+
+def paper_date(p: Paper) -> str:
+    """When a paper became known: its listing day, else its v1 submission day."""
+    return p.announced or p.created or p.updated or ""
+
+
+def make_task(corpus: Corpus, name: str, ids: Sequence[str], cutoff: str, end: str) -> Task:
+    idset = set(ids)
+    library = [corpus.by_id[i] for i in dict.fromkeys(ids)
+               if i in corpus.by_id and paper_date(corpus.by_id[i]) < cutoff]
+    start = (date.fromisoformat(cutoff) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+    task = Task(name, cutoff, end, library, corpus.announced_between(start, cutoff))
+    for d in corpus.days:
+        if cutoff <= d <= end:
+            cands = sorted(corpus.by_day[d], key=lambda p: p.id)
+            task.days.append(Day(d, cands, {p.id for p in cands if p.id in idset}))
+    return task
+
+
+def tasks_from_splits(corpus: Corpus, splits_file: Path, lists_dir: Path) -> list[Task]:
+    try:
+        splits = json.loads(Path(splits_file).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise PapersiftError(f"cannot read splits file {splits_file} ({e}): check --splits") \
+            from None
+    tasks = []
+    for s in splits:
+        try:
+            name, cutoff, end = s["list"], s["cutoff"], s["end"]
+        except (KeyError, TypeError):
+            raise PapersiftError(f"split {s!r} in {splits_file} needs list, cutoff and end") \
+                from None
+        ids = read_id_file(Path(lists_dir) / f"{name}.txt")
+        tasks.append(make_task(corpus, name, ids, cutoff, end))
+    return tasks
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def list_metrics(days: Sequence[tuple[Sequence[str], set[str]]]) -> dict[str, float]:
+    """recall@k over all positives of a list; ndcg@10 and mrr over days with a positive."""
+    hits = dict.fromkeys(K_LIST, 0)
+    npos = 0
+    ndcgs, mrrs = [], []
+    for ranked, pos in days:
+        if not pos:
+            continue
+        npos += len(pos)
+        rank = {pid: i for i, pid in enumerate(ranked)}
+        ranks = sorted(rank.get(p, math.inf) for p in pos)
+        for k in K_LIST:
+            hits[k] += sum(r < k for r in ranks)
+        dcg = sum(1 / math.log2(i + 2) for i, pid in enumerate(ranked[:10]) if pid in pos)
+        idcg = sum(1 / math.log2(i + 2) for i in range(min(10, len(pos))))
+        ndcgs.append(dcg / idcg)
+        mrrs.append(1 / (ranks[0] + 1) if ranks[0] < math.inf else 0.0)
+    out = {f"recall@{k}": hits[k] / npos if npos else 0.0 for k in K_LIST}
+    out["ndcg@10"] = float(np.mean(ndcgs)) if ndcgs else 0.0
+    out["mrr"] = float(np.mean(mrrs)) if mrrs else 0.0
+    out["positives"] = npos
+    return out
+
+
+def macro(per_list: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {m: float(np.mean([v[m] for v in per_list.values()])) for m in METRICS}
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+@dataclass
+class RankerResult:
+    ranker: str
+    per_list: dict[str, dict[str, float]]
+    seconds: float
+    rankings: list[dict] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, float]:
+        return macro(self.per_list)
+
+
+def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: Embedder,
+        log: Callable[[str], None] = lambda _: None) -> list[RankerResult]:
+    """Replay every task with every ranker; embeddings come from (and go to) the store."""
+    vec: dict[str, np.ndarray] = {}
+
+    def vectors(papers: list[Paper]) -> np.ndarray:
+        todo = [p for p in papers if p.id not in vec]
+        if todo:
+            vec.update(zip([p.id for p in todo], embed_papers(store, embedder, todo),
+                           strict=True))
+        return np.stack([vec[p.id] for p in papers]) if papers else np.zeros((0, 384))
+
+    results = {name: RankerResult(name, {}, 0.0) for name in rankers}
+    for task in tasks:
+        log(f"{task.name}: library {len(task.library)}, background {len(task.background)}, "
+            f"{len(task.days)} days, {sum(len(d.positives) for d in task.days)} positives")
+        profile = UserProfile(task.name, task.library, vectors(task.library),
+                              np.ones(len(task.library), dtype=int))
+        sample = background_sample(task.background)
+        background = Background(task.background, Candidates(sample, vectors(sample)))
+        days = [(d, Candidates(d.candidates, vectors(d.candidates))) for d in task.days]
+        for name in rankers:
+            t0 = time.perf_counter()
+            ranker = get_ranker(name).fit(profile, background)
+            ranked_days = []
+            for d, cands in days:
+                ranked = [s.paper_id for s in ranker.rank(cands, explain=0)]
+                ranked_days.append((ranked, d.positives))
+                results[name].rankings.append({"list": task.name, "day": d.day,
+                                               "ranked": ranked[:DUMP_TOP]})
+            results[name].seconds += time.perf_counter() - t0
+            results[name].per_list[task.name] = list_metrics(ranked_days)
+    return list(results.values())
+
+
+def write_rankings(result: RankerResult, path: Path) -> None:
+    with open(path, "w") as f:
+        for line in result.rankings:
+            f.write(json.dumps(line) + "\n")
