@@ -39,6 +39,15 @@ def test_terminal_table_does_not_interpret_markup() -> None:
     assert "<script>alert(1)</script>" in text and "keyword: <i>x</i>" in text
 
 
+def test_long_author_lists_are_shortened() -> None:
+    many = Paper(id="2511.00002", title="Tech report", abstract="", authors=[
+        f"Author {i}" for i in range(25)], categories=["cs.CL"])
+    d = Digest("default", "2025-11-12", [Entry(1, many, 0.5, "r")], candidates=1)
+    assert "Author 0, Author 1, Author 2, Author 3, Author 4, Author 5 et al. (25 authors)" \
+        in render_markdown(d)
+    assert "Author 6" not in render_html(d)
+
+
 def test_empty_digest_note(tmp_path: Path) -> None:
     d = Digest("ann", "2025-11-16", note="no arXiv announcement on 2025-11-16 (a Sunday)")
     md, html = (p.read_text() for p in write_files(d, tmp_path))

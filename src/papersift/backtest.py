@@ -37,7 +37,7 @@ from papersift.store import Store
 
 K_LIST = (10, 25, 50)
 METRICS = ("recall@10", "recall@25", "recall@50", "ndcg@10", "mrr")
-DUMP_TOP = 50  # ids per day in --dump-rankings
+
 
 
 @dataclass
@@ -198,7 +198,7 @@ def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: E
                 ranked = [s.paper_id for s in ranker.rank(cands, explain=0)]
                 ranked_days.append((ranked, d.positives))
                 results[name].rankings.append({"list": task.name, "day": d.day,
-                                               "ranked": ranked[:DUMP_TOP]})
+                                               "ranked": ranked})
             results[name].seconds += time.perf_counter() - t0
             results[name].per_list[task.name] = list_metrics(ranked_days)
     return list(results.values())

