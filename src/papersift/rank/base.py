@@ -132,7 +132,7 @@ def register(cls: type[Ranker]) -> type[Ranker]:
 
 def get_ranker(name: str) -> Ranker:
     # Importing the implementations fills the registry.
-    from papersift.rank import anchors, similarity  # noqa: F401
+    from papersift.rank import anchors, blend, similarity  # noqa: F401
 
     if name not in RANKERS:
         raise PapersiftError(f"unknown ranker {name!r}: use one of {', '.join(sorted(RANKERS))} "
