@@ -1,7 +1,8 @@
 """papersift's default ranker: lexical and semantic evidence, blended and calibrated.
 
 Three cheap per-user models, each measured on the backtest (benchmarks/RESULTS.md):
-- lexical: naive-Bayes log-count ratios of 1–2-grams, library vs background;
+- lexical: naive-Bayes log-count ratios of 1–2-grams (library vs background documents
+  containing them), applied to a paper's TF-IDF weights;
 - semantic: a linear discriminant on embeddings (library mean vs background, with the
   background covariance shared by every user of the period);
 - multi-interest: the mean similarity to the 10 closest library papers, so a paper close to
@@ -45,14 +46,14 @@ class Period:
     mu: np.ndarray  # background embedding mean
     precision: np.ndarray  # (Σ + shrinkage)⁻¹ of background embeddings
     sample: Candidates
-    sample_x: sp.csr_matrix  # binary term presence of the sample
+    sample_x: sp.csr_matrix  # TF-IDF of the sample
     _day: tuple[str, sp.csr_matrix] | None = None
 
     def terms(self, papers: list[Paper]) -> sp.csr_matrix:
-        """Term presence of papers; a day's candidates are analysed once for all users."""
+        """TF-IDF of papers; a day's candidates are analysed once for all users."""
         key = _fingerprint(papers)
         if self._day is None or self._day[0] != key:
-            self._day = (key, _binary(self.tfidf.transform([asl_text(p) for p in papers])))
+            self._day = (key, self.tfidf.transform([asl_text(p) for p in papers]))
         return self._day[1]
 
 
@@ -78,11 +79,12 @@ def _build_period(background: Background) -> Period:
     tfidf = TfidfVectorizer(ngram_range=(1, 2), max_features=50000, min_df=3, max_df=0.1,
                             sublinear_tf=True, stop_words="english", strip_accents="unicode",
                             dtype=np.float32, token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b")
-    texts = [asl_text(p) for p in background.papers]
-    x = _binary(tfidf.fit_transform(texts)) if len(texts) >= 3 else None
-    if x is None:  # too little background for a vocabulary: fit on what there is
+    texts = [asl_text(p) for p in background.papers] or ["empty"]
+    try:
+        x = _binary(tfidf.fit_transform(texts))
+    except ValueError:  # too few background papers for the usual pruning: keep every term
         tfidf.set_params(min_df=1, max_df=1.0)
-        x = _binary(tfidf.fit_transform(texts or ["empty"]))
+        x = _binary(tfidf.fit_transform(texts))
     vecs = background.sample.vecs
     d = vecs.shape[1] if vecs.ndim == 2 and vecs.shape[1] else 384
     cov = np.cov(vecs.T) if len(vecs) > 1 else np.eye(d)
@@ -91,8 +93,7 @@ def _build_period(background: Background) -> Period:
                   mu=vecs.mean(0) if len(vecs) else np.zeros(d),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)),
                   sample=background.sample,
-                  sample_x=_binary(tfidf.transform([asl_text(p) for p in
-                                                    background.sample.papers])))
+                  sample_x=tfidf.transform([asl_text(p) for p in background.sample.papers]))
 
 
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
@@ -118,7 +119,7 @@ class Blend(Ranker):
         bg_df = per.bg_df + NEGATIVE_WEIGHT * np.asarray(lib_x[neg].sum(0)).ravel()
         n_bg = per.n_bg + NEGATIVE_WEIGHT * neg.sum()
         q = (bg_df + NB_ALPHA) / (n_bg + 2 * NB_ALPHA)
-        self.ratio = np.log(p / q).astype(np.float32)
+        self.ratio = np.log(p / q).astype(np.float32) if pos.any() else np.zeros_like(p)
         # semantic: discriminant direction from the shared background covariance
         liked = profile.library_vecs[pos]
         if profile.description_vec is not None:
@@ -165,12 +166,12 @@ class Blend(Ranker):
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
-        x = _binary(self.period.tfidf.transform([asl_text(p) for p in candidates.papers]))
+        x = self.period.tfidf.transform([asl_text(p) for p in candidates.papers])
         vocab = self.period.tfidf.get_feature_names_out()
         for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
             row = x[i]
             contrib = row.data * self.ratio[row.indices]
-            top = [vocab[row.indices[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 1.0]
+            top = [vocab[row.indices[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
             level = self.worth_reading(scores[i : i + 1])[0]
             parts = [explain(self.profile, paper, vec)]
             if top:
