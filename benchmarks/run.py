@@ -134,6 +134,19 @@ def bench_daily(env: dict[str, str], config: Path, day: str) -> list[str]:
     ]
 
 
+def bench_users(dump: Path, env: dict[str, str]) -> list[str]:
+    """Per-user ranking cost, in this process, on the bench store (embedded once)."""
+    from papersift.backtest import Corpus
+
+    os.environ["PAPERSIFT_STORE_URL"] = env["PAPERSIFT_STORE_URL"]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from users import measure
+
+    return ["## Ranking cost per user (`benchmarks/users.py`)", "",
+            *measure(Corpus.load(dump), ROOT.parent / "shared" / "data" / "lists",
+                     "2025-09-15", "papersift", [1, 100, 1000])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dump", type=Path, required=True)
@@ -153,6 +166,7 @@ def main() -> None:
         lines += bench_import(a.dump, work, env)
         lines += bench_embed(env["PAPERSIFT_STORE_URL"], a.embed_n)
         lines += bench_daily(env, ROOT / "examples" / "demo.toml", a.day)
+        lines += bench_users(a.dump, env)
         a.out.write_text("\n".join(lines))
         print("\n".join(lines))
     finally:

@@ -18,7 +18,7 @@ once and shared by all users, so fitting a user costs milliseconds.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +34,7 @@ LDA_SHRINK = 1.0  # covariance shrinkage towards the identity (relative to its t
 KNN = 10  # library neighbours averaged by the multi-interest score
 KEYWORD_Z, AUTHOR_Z = 1.0, 2.0  # boosts, in standard deviations of the blended score
 NEGATIVE_WEIGHT = 5.0  # an explicit thumbs-down counts like this many background papers
+CALIBRATION = 1000  # background papers each user's scores are standardised against
 
 
 @dataclass
@@ -47,14 +48,27 @@ class Period:
     precision: np.ndarray  # (Σ + shrinkage)⁻¹ of background embeddings
     sample: Candidates
     sample_x: sp.csr_matrix  # TF-IDF of the sample
+    vocabulary: np.ndarray  # term of each column, for reasons
     _day: tuple[str, sp.csr_matrix] | None = None
+    _rows: dict[str, sp.csr_matrix] = field(default_factory=dict)
 
     def terms(self, papers: list[Paper]) -> sp.csr_matrix:
-        """TF-IDF of papers; a day's candidates are analysed once for all users."""
+        """TF-IDF of a day's candidates, analysed once for all users."""
         key = _fingerprint(papers)
         if self._day is None or self._day[0] != key:
             self._day = (key, self.tfidf.transform([asl_text(p) for p in papers]))
         return self._day[1]
+
+    def library_terms(self, papers: list[Paper]) -> sp.csr_matrix:
+        """TF-IDF rows of library papers, each analysed once per period (libraries overlap,
+        and a user's library barely changes from one day to the next)."""
+        todo = [p for p in papers if p.id not in self._rows]
+        if todo:
+            x = self.tfidf.transform([asl_text(p) for p in todo])
+            self._rows.update((p.id, x[i]) for i, p in enumerate(todo))
+        if not papers:
+            return sp.csr_matrix((0, len(self.bg_df)), dtype=np.float32)
+        return sp.vstack([self._rows[p.id] for p in papers], format="csr")
 
 
 def _fingerprint(papers: list[Paper]) -> str:
@@ -64,15 +78,19 @@ def _fingerprint(papers: list[Paper]) -> str:
     return h.hexdigest()
 
 
-_PERIODS: dict[str, Period] = {}
+_PERIOD: list[tuple[Background, str, Period]] = []  # one period is all a run needs
 
 
 def period(background: Background) -> Period:
+    """The shared state of `background`: found by identity (every user of a run gets the same
+    object), else by content, else built."""
+    if _PERIOD and _PERIOD[0][0] is background:
+        return _PERIOD[0][2]
     key = _fingerprint(background.papers) + _fingerprint(background.sample.papers)
-    if key not in _PERIODS:
-        _PERIODS.clear()  # one period at a time is all a daily run or a backtest list needs
-        _PERIODS[key] = _build_period(background)
-    return _PERIODS[key]
+    if not _PERIOD or _PERIOD[0][1] != key:
+        _PERIOD[:] = [(background, key, _build_period(background))]
+    _PERIOD[0] = (background, key, _PERIOD[0][2])
+    return _PERIOD[0][2]
 
 
 def _build_period(background: Background) -> Period:
@@ -93,7 +111,8 @@ def _build_period(background: Background) -> Period:
                   mu=vecs.mean(0) if len(vecs) else np.zeros(d),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)),
                   sample=background.sample,
-                  sample_x=tfidf.transform([asl_text(p) for p in background.sample.papers]))
+                  sample_x=tfidf.transform([asl_text(p) for p in background.sample.papers]),
+                  vocabulary=tfidf.get_feature_names_out())
 
 
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
@@ -113,7 +132,7 @@ class Blend(Ranker):
         per = self.period = period(background)
         pos = profile.labels > 0
         neg = profile.labels < 0
-        lib_x = _binary(per.tfidf.transform([asl_text(p) for p in profile.library]))
+        lib_x = _binary(per.library_terms(profile.library))
         # lexical: log-count ratio of term presence, library vs background (+ negatives)
         p = (np.asarray(lib_x[pos].sum(0)).ravel() + NB_ALPHA) / (pos.sum() + 2 * NB_ALPHA)
         bg_df = per.bg_df + NEGATIVE_WEIGHT * np.asarray(lib_x[neg].sum(0)).ravel()
@@ -134,7 +153,7 @@ class Blend(Ranker):
         self.liked = liked
         self.disliked = profile.library_vecs[neg]
         # standardise each part on the background sample, then calibrate the sum
-        parts = self._parts(per.sample_x, per.sample.vecs)
+        parts = self._parts(per.sample_x[:CALIBRATION], per.sample.vecs[:CALIBRATION])
         self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
         self.reference = np.sort(((parts - self.mean) / self.std).sum(0))
         return self
@@ -167,7 +186,7 @@ class Blend(Ranker):
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
         x = self.period.tfidf.transform([asl_text(p) for p in candidates.papers])
-        vocab = self.period.tfidf.get_feature_names_out()
+        vocab = self.period.vocabulary
         for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
             row = x[i]
             contrib = row.data * self.ratio[row.indices]

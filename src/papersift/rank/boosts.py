@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from papersift.records import Paper
 
 
+@lru_cache(maxsize=8192)  # a day's texts are folded once, whatever the number of users
 def _fold(s: str) -> str:
     """Lower-case, accents removed, so 'Schölkopf' matches 'Scholkopf'."""
     s = unicodedata.normalize("NFKD", s)
@@ -16,6 +18,8 @@ def _fold(s: str) -> str:
 
 def keyword_hits(paper: Paper, keywords: list[str]) -> list[str]:
     """Keywords present in title or abstract as whole words (case-insensitive)."""
+    if not keywords:
+        return []
     text = _fold(paper.text)
     return [k for k in keywords
             if re.search(rf"(?<!\w){re.escape(_fold(k.strip()))}(?!\w)", text)]
@@ -38,5 +42,7 @@ def _same_author(followed: list[str], on_paper: list[str]) -> bool:
 
 def author_hits(paper: Paper, authors: list[str]) -> list[str]:
     """Followed authors who are on the paper."""
+    if not authors:
+        return []
     on_paper = [_name_parts(a) for a in paper.authors]
     return [a for a in authors if any(_same_author(_name_parts(a), p) for p in on_paper)]
