@@ -6,12 +6,14 @@ import gzip
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from papersift import config
 from papersift.profile.config_source import read_id_file
+from papersift.rank.base import BACKGROUND_DAYS, background_sample
 from papersift.rank.embed import MiniLM, embed_papers
 from papersift.sources.dump import import_dump
 from papersift.store import Store
@@ -42,13 +44,14 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def shared_day_dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real records: the demo day's listing, the day after, and the example library."""
+    """Real records: the demo day's listing, the day after, the month before (the ranker's
+    background) and the example library."""
     library = set(read_id_file(EXAMPLES / "llm-researcher-library.txt"))
     out = tmp_path_factory.mktemp("dump") / "slice.jsonl"
     with gzip.open(DUMP, "rt", encoding="utf-8") as src, open(out, "w") as dst:
         for line in src:
             r = json.loads(line)
-            if r.get("announced") in (DEMO_DAY, "2025-11-13") or r["id"] in library:
+            if "2025-10-13" <= (r.get("announced") or "") <= "2025-11-13" or r["id"] in library:
                 dst.write(line)
     return out
 
@@ -61,15 +64,19 @@ def embedder() -> MiniLM:
 @pytest.fixture(scope="session")
 def warm_store_file(tmp_path_factory: pytest.TempPathFactory, shared_day_dump: Path,
                     embedder: MiniLM) -> Path:
-    """A store holding the slice with every embedding computed once for the session."""
+    """A store holding the slice, with the embeddings the daily runs of the tests need
+    (library, both days, background sample) computed once for the session."""
     path = tmp_path_factory.mktemp("store") / "warm.sqlite"
     store = Store(f"sqlite:///{path}")
     import_dump(store, shared_day_dump)
-    papers = list(store.get_papers(store.papers_announced_between("2000-01-01", "2100-01-01"))
-                  .values())
-    papers += [p for p in store.get_papers(read_id_file(EXAMPLES / "llm-researcher-library.txt"))
-               .values()]
-    embed_papers(store, embedder, papers)
+    ids = read_id_file(EXAMPLES / "llm-researcher-library.txt")
+    ids += store.papers_announced_between(DEMO_DAY, "2025-11-14")
+    papers = list(store.get_papers(ids).values())
+    for day in (DEMO_DAY, "2025-11-13"):
+        start = (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+        recent = store.get_papers(store.papers_announced_between(start, day)).values()
+        papers += background_sample(list(recent))
+    embed_papers(store, embedder, list({p.id: p for p in papers}.values()))
     store.close()
     return path
 

@@ -76,7 +76,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "digest": {
         "size": Key(int, 20, "Papers in a digest at most."),
         "min_score": Key(float, 0.0, "Drop papers scoring below this (0 keeps all)."),
-        "ranker": Key(str, "similarity", "Ranker name (see `papersift rankers`)."),
+        "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
     },
     "profile": {
