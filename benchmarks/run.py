@@ -127,7 +127,8 @@ def bench_daily(env: dict[str, str], config: Path, day: str) -> list[str]:
         "|---|---|---|",
         f"| baseline: `papersift --version` (interpreter + imports) | {base_s:.1f} | "
         f"{base_mb:.0f} |",
-        f"| cold: embeds the day's papers and the library | {cold_s:.1f} | {cold_mb:.0f} |",
+        f"| cold: embeds the day's papers, the library and the background sample | "
+        f"{cold_s:.1f} | {cold_mb:.0f} |",
         f"| warm: embeddings cached, digest ranked again | {warm_s:.1f} | {warm_mb:.0f} |",
         f"| rerun: digest already stored | {again_s:.1f} | {again_mb:.0f} |",
         "",
