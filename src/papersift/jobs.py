@@ -74,10 +74,9 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
         library = _sync_profile(settings, store, spec, result.warnings)
         stored = store.digest(spec.user, day)
         if stored is None:
-            stage = "embed"
+            stage = "rank"  # embeds what is not cached yet, then ranks
             store.update_run(run_id, stage=stage)
             embedder = embedder or make_embedder(settings)
-            stage = "rank"
             stored = _rank(settings, store, spec, day, library, candidates, embedder, log,
                            progress)
         else:

@@ -8,10 +8,18 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from papersift.errors import PapersiftError
 from papersift.rank.base import Background, Candidates, Ranker, UserProfile, register
 from papersift.records import Paper
 
 SI_NEGATIVES = 3000  # random background papers for Scholar Inbox's logistic regression
+
+
+def _need_negatives(name: str, n: int) -> None:
+    if n == 0:
+        raise PapersiftError(f"ranker '{name}' needs recent papers to learn against and the "
+                             "store has none: import a dump or fetch a few days first, or "
+                             "use the papersift ranker")
 
 
 def asl_text(p: Paper) -> str:
@@ -41,6 +49,7 @@ class ArxivSanityLite(Ranker):
         lib = [p for p, lab in zip(profile.library, profile.labels, strict=True) if lab > 0]
         ids = {p.id for p in lib}
         neg = [p for p in background.papers if p.id not in ids]
+        _need_negatives(self.name, len(neg))
         docs = [asl_text(p) for p in lib + neg]
         self.tfidf = TfidfVectorizer(ngram_range=(1, 2), max_features=20000, min_df=5,
                                      max_df=0.1, sublinear_tf=True, stop_words="english",
@@ -87,6 +96,7 @@ class ScholarInbox(Ranker):
         lib_ids = {p.id for p in profile.library}
         sample = background.sample
         idx = [i for i, p in enumerate(sample.papers) if p.id not in lib_ids][:SI_NEGATIVES]
+        _need_negatives(self.name, len(idx))
         x = np.vstack([pos, sample.vecs[idx]])
         y = np.r_[np.ones(len(pos)), np.zeros(len(idx))]
         self.lr = LogisticRegression(C=0.1, class_weight="balanced", max_iter=1000)

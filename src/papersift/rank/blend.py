@@ -56,18 +56,17 @@ class Period:
         """TF-IDF of a day's candidates, analysed once for all users."""
         key = _fingerprint(papers)
         if self._day is None or self._day[0] != key:
-            self._day = (key, self.tfidf.transform([asl_text(p) for p in papers]))
+            self._day = (key, _tfidf(self.tfidf, papers))
         return self._day[1]
 
     def library_terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF rows of library papers, each analysed once per period (libraries overlap,
         and a user's library barely changes from one day to the next)."""
         todo = [p for p in papers if p.id not in self._rows]
-        if todo:
-            x = self.tfidf.transform([asl_text(p) for p in todo])
-            self._rows.update((p.id, x[i]) for i, p in enumerate(todo))
+        x = _tfidf(self.tfidf, todo)
+        self._rows.update((p.id, x[i]) for i, p in enumerate(todo))
         if not papers:
-            return sp.csr_matrix((0, len(self.bg_df)), dtype=np.float32)
+            return _tfidf(self.tfidf, [])
         return sp.vstack([self._rows[p.id] for p in papers], format="csr")
 
 
@@ -97,11 +96,13 @@ def _build_period(background: Background) -> Period:
     tfidf = TfidfVectorizer(ngram_range=(1, 2), max_features=50000, min_df=3, max_df=0.1,
                             sublinear_tf=True, stop_words="english", strip_accents="unicode",
                             dtype=np.float32, token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b")
-    texts = [asl_text(p) for p in background.papers] or ["empty"]
+    # With no background yet (a fresh store) the vocabulary is a placeholder: the lexical
+    # part then scores 0 and the semantic parts rank alone until papers accumulate.
+    texts = [asl_text(p) for p in background.papers] or ["papersift"]
     try:
         x = _binary(tfidf.fit_transform(texts))
     except ValueError:  # too few background papers for the usual pruning: keep every term
-        tfidf.set_params(min_df=1, max_df=1.0)
+        tfidf.set_params(min_df=1, max_df=1.0, stop_words=None)
         x = _binary(tfidf.fit_transform(texts))
     vecs = background.sample.vecs
     d = vecs.shape[1] if vecs.ndim == 2 and vecs.shape[1] else 384
@@ -111,8 +112,14 @@ def _build_period(background: Background) -> Period:
                   mu=vecs.mean(0) if len(vecs) else np.zeros(d),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)),
                   sample=background.sample,
-                  sample_x=tfidf.transform([asl_text(p) for p in background.sample.papers]),
+                  sample_x=_tfidf(tfidf, background.sample.papers),
                   vocabulary=tfidf.get_feature_names_out())
+
+
+def _tfidf(tfidf: TfidfVectorizer, papers: list[Paper]) -> sp.csr_matrix:
+    if not papers:  # sklearn refuses an empty batch
+        return sp.csr_matrix((0, len(tfidf.vocabulary_)), dtype=np.float32)
+    return tfidf.transform([asl_text(p) for p in papers])
 
 
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
@@ -154,7 +161,11 @@ class Blend(Ranker):
         self.disliked = profile.library_vecs[neg]
         # standardise each part on the background sample, then calibrate the sum
         parts = self._parts(per.sample_x[:CALIBRATION], per.sample.vecs[:CALIBRATION])
-        self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
+        if parts.shape[1] >= 2:
+            self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True)
+        else:  # no background yet (a fresh store): raw scores, no calibration
+            self.mean, self.std = np.zeros((3, 1)), np.ones((3, 1))
+        self.std = self.std + 1e-9
         self.reference = np.sort(((parts - self.mean) / self.std).sum(0))
         return self
 
@@ -185,7 +196,7 @@ class Blend(Ranker):
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
-        x = self.period.tfidf.transform([asl_text(p) for p in candidates.papers])
+        x = _tfidf(self.period.tfidf, candidates.papers)
         vocab = self.period.vocabulary
         for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
             row = x[i]
@@ -195,6 +206,7 @@ class Blend(Ranker):
             parts = [explain(self.profile, paper, vec)]
             if top:
                 parts.append("terms: " + ", ".join(top))
-            parts.append(f"top {max(0.1, 100 * (1 - level)):.1f}% of recent papers")
+            if len(self.reference):
+                parts.append(f"top {max(0.1, 100 * (1 - level)):.1f}% of recent papers")
             out.append("; ".join(parts))
         return out
