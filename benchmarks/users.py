@@ -15,7 +15,6 @@ import os
 import random
 import resource
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +23,11 @@ from papersift import config
 from papersift.backtest import Corpus, paper_date
 from papersift.profile.config_source import read_id_file
 from papersift.rank.base import (
-    BACKGROUND_DAYS,
     Background,
     Candidates,
     UserProfile,
     background_sample,
+    background_start,
     get_ranker,
 )
 from papersift.rank.embed import embed_papers, make_embedder
@@ -42,7 +41,7 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
     """Markdown lines: wall time and peak RSS of fit + rank for each number of users."""
     settings = config.load(None)
     store, embedder = Store(settings.store_url), make_embedder(settings)
-    start = (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+    start = background_start(day)
     recent = corpus.announced_between(start, day)
     sample = background_sample(recent)
     cands = sorted(corpus.by_day[day], key=lambda p: p.id)

@@ -6,14 +6,13 @@ import gzip
 import json
 import shutil
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from papersift import config
 from papersift.profile.config_source import read_id_file
-from papersift.rank.base import BACKGROUND_DAYS, background_sample
+from papersift.rank.base import background_sample, background_start
 from papersift.rank.embed import MiniLM, embed_papers
 from papersift.sources.dump import import_dump
 from papersift.store import Store
@@ -73,7 +72,7 @@ def warm_store_file(tmp_path_factory: pytest.TempPathFactory, shared_day_dump: P
     ids += store.papers_announced_between(DEMO_DAY, "2025-11-14")
     papers = list(store.get_papers(ids).values())
     for day in (DEMO_DAY, "2025-11-13"):
-        start = (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+        start = background_start(day)
         recent = store.get_papers(store.papers_announced_between(start, day)).values()
         papers += background_sample(list(recent))
     embed_papers(store, embedder, list({p.id: p for p in papers}.values()))

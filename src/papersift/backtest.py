@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +22,11 @@ import numpy as np
 from papersift.errors import PapersiftError
 from papersift.profile.config_source import read_id_file
 from papersift.rank.base import (
-    BACKGROUND_DAYS,
     Background,
     Candidates,
     UserProfile,
     background_sample,
+    background_start,
     get_ranker,
 )
 from papersift.rank.embed import Embedder, embed_papers
@@ -96,7 +95,7 @@ def make_task(corpus: Corpus, name: str, ids: Sequence[str], cutoff: str, end: s
     idset = set(ids)
     library = [corpus.by_id[i] for i in dict.fromkeys(ids)
                if i in corpus.by_id and paper_date(corpus.by_id[i]) < cutoff]
-    start = (date.fromisoformat(cutoff) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+    start = background_start(cutoff)
     task = Task(name, cutoff, end, library, corpus.announced_between(start, cutoff))
     for d in corpus.days:
         if cutoff <= d <= end:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,11 @@ from papersift.deliver.render import write_files
 from papersift.errors import PapersiftError, SourceError
 from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
 from papersift.rank.base import (
-    BACKGROUND_DAYS,
     Background,
     Candidates,
     UserProfile,
     background_sample,
+    background_start,
     get_ranker,
 )
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
@@ -181,5 +180,5 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
 
 def _recent(store: Store, day: str) -> list[Paper]:
     """Papers listed in the 90 days before `day`: what the user saw and did not pick."""
-    start = (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
+    start = background_start(day)
     return list(store.get_papers(store.papers_announced_between(start, day)).values())

@@ -12,6 +12,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import ClassVar
 
 import numpy as np
@@ -54,6 +55,11 @@ class Background:
 
     papers: list[Paper]
     sample: Candidates
+
+
+def background_start(day: str) -> str:
+    """First listing day of the background of `day` (the background ends the day before)."""
+    return (date.fromisoformat(day) - timedelta(days=BACKGROUND_DAYS)).isoformat()
 
 
 def background_sample(papers: Sequence[Paper], n: int = BACKGROUND_SAMPLE) -> list[Paper]:
