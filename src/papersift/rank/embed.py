@@ -81,7 +81,7 @@ class MiniLM(Embedder):
 
 
 class StaticMiniLM(Embedder):
-    """MiniLM distilled into a static (Model2Vec) model: ~30× faster, somewhat weaker.
+    """MiniLM distilled into a static (Model2Vec) model: ~50× faster, somewhat weaker.
 
     Distilled once from the local MiniLM files (~20 s) and kept in the user cache, so no
     weights are downloaded or committed. Meant for backfilling large stores and backtests.
