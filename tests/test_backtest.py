@@ -151,3 +151,22 @@ def test_bad_backtest_arguments(args: list[str], msg: str, tmp_path: Path) -> No
     res = CliRunner().invoke(main, ["backtest", "--corpus", str(tmp_path / "c.jsonl"), *args],
                              env={"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"})
     assert res.exit_code == 1 and msg in res.output
+
+
+def test_bad_corpus_and_splits_files(tmp_path: Path, slice_corpus: Path) -> None:
+    env = {"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    lists = SHARED / "data" / "lists"
+    res = CliRunner().invoke(main, ["backtest", "--corpus", str(tmp_path / "none.jsonl"),
+                                    "--library", str(LIST), "--start", START, "--end", END],
+                             env=env)
+    assert res.exit_code == 1 and "corpus file" in res.output and "does not exist" in res.output
+    bad = tmp_path / "splits.json"
+    for text, msg in [("{not json", "cannot read splits file"),
+                      ('[{"list": "x"}]', "needs list, cutoff and end"),
+                      ('[{"list": "nope", "cutoff": "2025-05-20", "end": "2025-05-21"}]',
+                       "cannot read id file")]:
+        bad.write_text(text)
+        res = CliRunner().invoke(main, ["backtest", "--corpus", str(slice_corpus), "--splits",
+                                        str(bad), "--lists", str(lists)], env=env)
+        assert res.exit_code == 1 and msg in res.output, res.output
+        assert len(res.output.strip().splitlines()) <= 2  # "loading …" then the error
