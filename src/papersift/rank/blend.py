@@ -131,7 +131,7 @@ def _binary(x: sp.spmatrix) -> sp.csr_matrix:
 @register
 class Blend(Ranker):
     name = "papersift"
-    summary = ("papersift: naive-Bayes 1–2-gram ratios + embedding discriminant + nearest "
+    summary = ("naive-Bayes 1–2-gram ratios + embedding discriminant + nearest "
                "library papers, calibrated against recent papers, + keyword/author boosts")
 
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
