@@ -152,17 +152,13 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     recent = _recent(store, day) if ranker.uses_background else []
     sample = background_sample(recent)
     papers = library + fresh + sample
-    todo = len(papers) - len(store.get_embeddings(papers, embedder.key))
-    done = 0
 
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
+    def step(done: int, total: int) -> None:
+        if done == 0:
+            log(f"embedding {total} papers…")
         if progress:
-            progress(done, todo)
+            progress(done, total)
 
-    if todo:
-        log(f"embedding {todo} papers…")
     vecs = embed_papers(store, embedder, papers, step)
     lib_vecs, cand_vecs, sample_vecs = np.split(vecs, [len(library), len(library) + len(fresh)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None

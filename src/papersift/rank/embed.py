@@ -123,17 +123,22 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 def embed_papers(store: Store, embedder: Embedder, papers: Sequence[Paper],
-                 progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Vectors for `papers` in order: cached ones from the store, the rest computed and saved."""
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Vectors for `papers` in order: cached ones from the store, the rest computed and saved.
+
+    `progress(done, total)` counts the papers that needed embedding, from (0, total) on.
+    """
     cached = store.get_embeddings(papers, embedder.key)
     missing = [p for p in papers if p.id not in cached]
+    if progress and missing:
+        progress(0, len(missing))
     for i in range(0, len(missing), CHUNK):
         chunk = missing[i:i + CHUNK]
         vecs = embedder.encode([p.text for p in chunk])
         store.put_embeddings(embedder.key, list(zip(chunk, vecs, strict=True)))
         cached.update({p.id: v for p, v in zip(chunk, vecs, strict=True)})
         if progress:
-            progress(len(chunk))
+            progress(i + len(chunk), len(missing))
     if not papers:
         return np.zeros((0, 384), dtype=np.float32)
     return np.stack([cached[p.id] for p in papers])
