@@ -89,6 +89,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "authors": Key(list, [], "Authors you follow (as written on arXiv).", str),
         "description": Key(str, "", "Your interests in a few sentences, any language."),
     },
+    "web": {
+        "base_url": Key(str, "http://127.0.0.1:8765", "Public address of `papersift serve`; "
+                        "digest 👍/👎 links point here."),
+        "secret_file": Key(str, None, "File (mode 0600) holding the key that signs feedback "
+                           "links; created on first use. PAPERSIFT_SECRET_KEY overrides it.",
+                           path=True),
+        "link_days": Key(int, 14, "Days a feedback link in a delivered digest stays valid."),
+    },
 }
 
 
@@ -104,6 +112,10 @@ class Settings:
     @property
     def store_url(self) -> str:
         return self["store.url"] or default_store_url()
+
+    @property
+    def secret_file(self) -> Path:
+        return Path(self["web.secret_file"] or xdg_data_home() / "papersift" / "secret.key")
 
     @property
     def digest_dir(self) -> Path:
