@@ -69,3 +69,56 @@ def test_thumbs_down_pushes_similar_papers_down(day: Day) -> None:
         bg).rank(cands)
     rank = {s.paper_id: i for i, s in enumerate(after)}
     assert rank[target] > 20  # from the top of the digest to far below it
+
+
+def test_near_duplicates_do_not_fill_the_top_of_a_digest(day: Day) -> None:
+    papers, vecs = day
+    bg = Background(papers, Candidates(papers, vecs))
+    liked = list(range(0, 40, 4))
+    ranker = get_ranker("papersift").fit(
+        profile([papers[i] for i in liked], vecs[liked], [1] * len(liked)), bg)
+    rest = [i for i in range(len(papers)) if i not in liked]
+    first = ranker.rank(Candidates([papers[i] for i in rest], vecs[rest]))[0].paper_id
+    j = next(i for i, p in enumerate(papers) if p.id == first)
+    twin = Paper(id="2599.99999", title=papers[j].title, abstract=papers[j].abstract)
+    cands = Candidates([papers[i] for i in rest] + [twin], np.vstack([vecs[rest], vecs[j]]))
+    order = [s.paper_id for s in ranker.rank(cands)]
+    assert order[0] in (first, twin.id)
+    assert order[1] not in (first, twin.id)  # the copy makes way for a different paper
+
+
+def test_a_quiet_day_yields_fewer_papers_worth_reading(day: Day) -> None:
+    papers, vecs = day
+    topical = [i for i, p in enumerate(papers) if "diffusion" in p.text.lower()]
+    other = [i for i in range(len(papers)) if i not in topical]
+    lib = topical[::2]
+    bg = Background(papers, Candidates(papers, vecs))
+    ranker = get_ranker("papersift").fit(
+        profile([papers[i] for i in lib], vecs[lib], [1] * len(lib)), bg)
+
+    def worth(idx: list[int]) -> int:
+        ranked = ranker.rank(Candidates([papers[i] for i in idx], vecs[idx]))
+        assert all(s.level is not None and 0 <= s.level <= 1 for s in ranked)
+        return sum(s.level >= 0.95 for s in ranked)
+
+    busy = [i for i in range(len(papers)) if i not in lib]
+    assert worth(other) < worth(busy) / 2
+
+
+def test_the_shared_period_state_is_reused_from_disk_and_survives_a_bad_file(
+        day: Day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from papersift.rank import blend
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    papers, vecs = day
+    bg = Background(papers, Candidates(papers[:100], vecs[:100]))
+    blend._PERIOD.clear()
+    built = blend.period(bg)
+    files = list(blend._period_dir().glob("*.pkl"))
+    assert len(files) == 1
+    blend._PERIOD.clear()  # a new run: only the file is left
+    again = blend.period(Background(list(papers), Candidates(papers[:100], vecs[:100].copy())))
+    assert again is not built and list(again.vocabulary) == list(built.vocabulary)
+    files[0].write_bytes(b"not a pickle")  # a torn or foreign file is rebuilt, not fatal
+    blend._PERIOD.clear()
+    assert list(blend.period(bg).vocabulary) == list(built.vocabulary)

@@ -75,7 +75,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "digest": {
         "size": Key(int, 20, "Papers in a digest at most."),
-        "min_score": Key(float, 0.0, "Drop papers scoring below this (0 keeps all)."),
+        "min_level": Key(float, 0.95, "Worth-reading threshold: keep papers that outrank this "
+                         "share of recent papers (0.95 = top 5 %; 0 keeps all), so a quiet "
+                         "day brings fewer papers."),
         "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
     },

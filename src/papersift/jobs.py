@@ -85,9 +85,11 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
         result.digest.entries = [Entry(e.rank, by_id[e.paper_id], e.score, e.reason)
                                  for e in stored]
         if not stored:
-            result.digest.note = (f"nothing in the {len(candidates)} papers of {day} passed "
-                                  f"your threshold (digest.min_score = "
-                                  f"{settings['digest.min_score']})")
+            result.digest.note = (f"nothing in the {len(candidates)} papers of {day} is worth "
+                                  f"reading at your threshold (digest.min_level = "
+                                  f"{settings['digest.min_level']}: top "
+                                  f"{100 * (1 - settings['digest.min_level']):.0f}% of "
+                                  "recent papers)")
         stage = "deliver"
         store.update_run(run_id, stage=stage)
         try:
@@ -165,9 +167,11 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     profile = UserProfile(spec.user, library, lib_vecs,
                           np.array([labels[p.id] for p in library]), spec.keywords,
                           spec.authors, spec.description, desc_vec)
-    ranker.fit(profile, Background(recent, Candidates(sample, sample_vecs)))
+    recent_sample = Candidates(sample, sample_vecs)
+    ranker.fit(profile, Background(recent, recent_sample))
+    ranker.calibrate(recent_sample)
     scored = ranker.rank(Candidates(fresh, cand_vecs), explain=settings["digest.size"])
-    picks = [s for s in scored if s.score >= settings["digest.min_score"]]
+    picks = [s for s in scored if s.level is None or s.level >= settings["digest.min_level"]]
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)
                for i, s in enumerate(picks)]

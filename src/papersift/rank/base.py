@@ -73,12 +73,21 @@ class Scored:
     paper_id: str
     score: float
     reason: str
+    level: float | None = None  # share of recent papers it outranks ("worth reading"), 0–1
+
+
+DIVERSIFY_TOP = 20  # the head of a ranking that is re-ordered for diversity (a digest's size)
+REDUNDANT = 0.5  # cosine similarity below which two papers do not repeat each other
 
 
 class Ranker(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     uses_background: ClassVar[bool] = True  # False spares the daily job loading it
+    # MMR in the top DIVERSIFY_TOP: the score a paper loses for being a copy of one ranked
+    # above it, falling linearly to nothing at cosine REDUNDANT (0 = pure relevance order)
+    diversity: ClassVar[float] = 0.0
+    reference: np.ndarray | None = None  # sorted scores of recent papers, for `worth_reading`
 
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
         """Learn the user; `background` holds recent papers the user did not pick."""
@@ -94,17 +103,50 @@ class Ranker(ABC):
         return [explain(self.profile, p, v) for p, v in zip(candidates.papers,
                                                              candidates.vecs, strict=True)]
 
+    def calibrate(self, sample: Candidates) -> None:
+        """Score recent papers once, so any score can say what share of them it beats.
+        Rankers whose `fit` already scores the background set `reference` there."""
+        if self.reference is None and sample.papers:
+            self.reference = np.sort(np.asarray(self.scores(sample), dtype=float))
+
+    def worth_reading(self, scores: np.ndarray) -> np.ndarray | None:
+        """Share of recent papers each score beats (0.99: better than 99 %); None if
+        uncalibrated."""
+        if self.reference is None or not len(self.reference):
+            return None
+        return np.searchsorted(self.reference, scores) / len(self.reference)
+
     def rank(self, candidates: Candidates, explain: int | None = None) -> list[Scored]:
-        """All candidates, best first (ties by id, so runs are reproducible); the first
-        `explain` (default: all) carry a reason."""
+        """All candidates, best first (ties by id, so runs are reproducible; the head
+        diversified when `diversity` > 0); the first `explain` (default: all) carry a
+        reason."""
         if not candidates.papers:
             return []
         s = np.asarray(self.scores(candidates), dtype=float)
         order = sorted(range(len(s)), key=lambda i: (-s[i], candidates.papers[i].id))
+        if self.diversity > 0 and candidates.vecs.ndim == 2 and candidates.vecs.shape[1]:
+            order = _mmr(order[:DIVERSIFY_TOP], s, candidates.vecs, self.diversity) + \
+                order[DIVERSIFY_TOP:]
+        levels = self.worth_reading(s)
         top = order[: len(order) if explain is None else explain]
         picked = Candidates([candidates.papers[i] for i in top], candidates.vecs[top])
         why = dict(zip(top, self.reasons(picked, s[top]), strict=True)) if top else {}
-        return [Scored(candidates.papers[i].id, float(s[i]), why.get(i, "")) for i in order]
+        return [Scored(candidates.papers[i].id, float(s[i]), why.get(i, ""),
+                       None if levels is None else float(levels[i])) for i in order]
+
+
+def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> list[int]:
+    """Maximal marginal relevance: repeatedly take the paper whose score, less a penalty
+    growing with its similarity to the closest paper already taken, is highest."""
+    unit = vecs[head] / np.maximum(np.linalg.norm(vecs[head], axis=1, keepdims=True), 1e-9)
+    left, taken = list(range(len(head))), []
+    while left:
+        gain = s[[head[i] for i in left]]
+        if taken:
+            sim = (unit[left] @ unit[taken].T).max(1)
+            gain = gain - penalty * np.maximum(0.0, sim - REDUNDANT) / (1 - REDUNDANT)
+        taken.append(left.pop(int(np.argmax(gain))))
+    return [head[i] for i in taken]
 
 
 def explain(profile: UserProfile, paper: Paper, vec: np.ndarray) -> str:
@@ -118,13 +160,13 @@ def explain(profile: UserProfile, paper: Paper, vec: np.ndarray) -> str:
     if len(liked):
         sims = profile.library_vecs[liked] @ vec
         j = int(np.argmax(sims))
-        parts.append(f"close to “{_short(profile.library[liked[j]].title)}” ({sims[j]:.2f})")
+        parts.append(f"close to “{short_title(profile.library[liked[j]].title)}” ({sims[j]:.2f})")
     elif profile.description_vec is not None:
         parts.append(f"matches your interests description ({profile.description_vec @ vec:.2f})")
     return "; ".join(parts) or "no match in your profile"
 
 
-def _short(title: str, n: int = 70) -> str:
+def short_title(title: str, n: int = 70) -> str:
     return title if len(title) <= n else title[: n - 1].rstrip() + "…"
 
 

@@ -1,12 +1,16 @@
 """papersift's default ranker: lexical and semantic evidence, blended and calibrated.
 
-Three cheap per-user models, each measured on the backtest (benchmarks/RESULTS.md):
+Cheap per-user models, each kept because the backtest measured it helping
+(benchmarks/BACKTEST.md):
 - lexical: naive-Bayes log-count ratios of 1–2-grams (library vs background documents
   containing them), applied to a paper's TF-IDF weights;
 - semantic: a linear discriminant on embeddings (library mean vs background, with the
   background covariance shared by every user of the period);
-- multi-interest: the mean similarity to the 10 closest library papers, so a paper close to
-  one of several interests is not averaged away.
+- interests: the library split into clusters of ~25 papers, one discriminant per cluster,
+  the best cluster counts — researchers have several interests, and one direction averages
+  the small ones away;
+- neighbours: the mean similarity to the 10 closest library papers in embedding space, and
+  (half weight) to the 5 closest in TF-IDF space.
 Each score is standardised against the background sample and summed; keywords and followed
 authors add to it. The sum's rank among the background sample is a calibrated "worth
 reading" level: 0.99 means the paper outranks 99 % of recent papers.
@@ -18,20 +22,35 @@ once and shared by all users, so fitting a user costs milliseconds.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import os
+import pickle
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from papersift.config import xdg_cache_home
 from papersift.rank.anchors import asl_text
-from papersift.rank.base import Background, Candidates, Ranker, UserProfile, explain, register
+from papersift.rank.base import (
+    Background,
+    Candidates,
+    Ranker,
+    UserProfile,
+    explain,
+    register,
+    short_title,
+)
 from papersift.rank.boosts import author_hits, keyword_hits
 from papersift.records import Paper
 
 NB_ALPHA = 0.1  # smoothing of the log-count ratios
 LDA_SHRINK = 1.0  # covariance shrinkage towards the identity (relative to its trace)
-KNN = 10  # library neighbours averaged by the multi-interest score
+KNN = 10  # library neighbours averaged by the semantic neighbour score
+KNN_TERMS = 5  # … and by the lexical one
+CLUSTER_SIZE = 25  # library papers per interest cluster, roughly
+PART_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.5])  # lexical, semantic, interests, near, terms
 KEYWORD_Z, AUTHOR_Z = 1.0, 2.0  # boosts, in standard deviations of the blended score
 NEGATIVE_WEIGHT = 5.0  # an explicit thumbs-down counts like this many background papers
 CALIBRATION = 1000  # background papers each user's scores are standardised against
@@ -78,18 +97,56 @@ def _fingerprint(papers: list[Paper]) -> str:
 
 
 _PERIOD: list[tuple[Background, str, Period]] = []  # one period is all a run needs
+PERIOD_FILES = 3  # periods kept on disk: today's, and a couple for reruns of earlier days
 
 
 def period(background: Background) -> Period:
     """The shared state of `background`: found by identity (every user of a run gets the same
-    object), else by content, else built."""
+    object), else by content in memory, then on disk (tomorrow's run, a rerun), else built."""
     if _PERIOD and _PERIOD[0][0] is background:
         return _PERIOD[0][2]
-    key = _fingerprint(background.papers) + _fingerprint(background.sample.papers)
+    h = hashlib.sha1(f"{__name__}:{_PERIOD_VERSION}".encode())
+    h.update(_fingerprint(background.papers).encode())
+    h.update(_fingerprint(background.sample.papers).encode())
+    h.update(np.ascontiguousarray(background.sample.vecs).tobytes())
+    key = h.hexdigest()
     if not _PERIOD or _PERIOD[0][1] != key:
-        _PERIOD[:] = [(background, key, _build_period(background))]
+        _PERIOD[:] = [(background, key, _load_period(key) or _save_period(
+            key, _build_period(background)))]
     _PERIOD[0] = (background, key, _PERIOD[0][2])
     return _PERIOD[0][2]
+
+
+_PERIOD_VERSION = 1  # bump when Period or its computation changes: old files are then ignored
+
+
+def _period_dir() -> Path:
+    return xdg_cache_home() / "papersift" / "periods"
+
+
+def _load_period(key: str) -> Period | None:
+    try:
+        with open(_period_dir() / f"{key}.pkl", "rb") as f:
+            return pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None  # absent, or written by another version: rebuild it
+
+
+def _save_period(key: str, per: Period) -> Period:
+    """Write the period for the next run (atomically; a cache that cannot be written only
+    costs time) and keep the newest few."""
+    folder = _period_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(replace(per, _day=None, _rows={}), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{key}.pkl")
+        for old in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[:-PERIOD_FILES]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return per
 
 
 def _build_period(background: Background) -> Period:
@@ -122,6 +179,43 @@ def _tfidf(tfidf: TfidfVectorizer, papers: list[Paper]) -> sp.csr_matrix:
     return tfidf.transform([asl_text(p) for p in papers])
 
 
+def _top_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, sims.shape[1])
+    return np.partition(sims, -k, axis=1)[:, -k:].mean(1)
+
+
+def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 10) -> np.ndarray:
+    """Cluster label of each row: spherical k-means with ~`size` rows per cluster, seeded, so a
+    profile always yields the same clusters (and fits in about a millisecond)."""
+    k = max(1, len(vecs) // size)
+    if k == 1:
+        return np.zeros(len(vecs), dtype=int)
+    unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    centres = unit[np.random.default_rng(0).choice(len(unit), k, replace=False)]
+    for _ in range(iters):
+        labels = np.argmax(unit @ centres.T, axis=1)
+        for c in range(k):
+            if (members := unit[labels == c]).size:
+                centres[c] = members.sum(0) / max(np.linalg.norm(members.sum(0)), 1e-9)
+    # numbered 0..k'-1 with no gaps: a centre can end up with no members
+    return np.unique(np.argmax(unit @ centres.T, axis=1), return_inverse=True)[1]
+
+
+def _cluster_titles(papers: list[Paper], liked: np.ndarray, labels: np.ndarray,
+                    centres: np.ndarray) -> list[str]:
+    """Each interest cluster named by its most central library paper and its size."""
+    names = []
+    for c in range(centres.shape[1]):
+        rows = [i for i in np.flatnonzero(labels == c) if i < len(papers)]  # not the description
+        if not rows:
+            names.append("your interests description")
+            continue
+        best = rows[int(np.argmax(liked[rows] @ centres[:, c]))]
+        more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
+        names.append(f"“{short_title(papers[best].title, 50)}”{more}")
+    return names
+
+
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
     x = sp.csr_matrix(x, dtype=np.float32)
     x.data[:] = 1.0
@@ -131,8 +225,10 @@ def _binary(x: sp.spmatrix) -> sp.csr_matrix:
 @register
 class Blend(Ranker):
     name = "papersift"
-    summary = ("naive-Bayes 1–2-gram ratios + embedding discriminant + nearest "
-               "library papers, calibrated against recent papers, + keyword/author boosts")
+    diversity = 2.0  # standard deviations; measured: costs no backtest accuracy
+    summary = ("naive-Bayes 1–2-gram ratios + embedding discriminants (whole library and per "
+               "interest cluster) + nearest library papers, calibrated against recent papers, "
+               "+ keyword/author boosts")
 
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
         super().fit(profile, background)
@@ -158,55 +254,70 @@ class Blend(Ranker):
         self.direction = per.precision @ (liked.mean(0) - mu_bg) if len(liked) else \
             np.zeros_like(per.mu)
         self.liked = liked
+        self.cluster_of = interest_clusters(liked)
+        k = self.cluster_of.max() + 1 if len(liked) else 0
+        centres = np.stack([liked[self.cluster_of == c].mean(0) for c in range(k)], 1) \
+            if k else np.zeros((len(per.mu), 0))
+        self.directions = per.precision @ (centres - mu_bg[:, None])
+        cal = per.sample.vecs[:CALIBRATION] @ self.directions
+        self.cluster_mean = cal.mean(0) if len(cal) > 1 else np.zeros(k)
+        self.cluster_std = (cal.std(0) if len(cal) > 1 else np.ones(k)) + 1e-9
+        self.liked_terms = per.library_terms(profile.library)[pos].T.tocsc()
+        self.cluster_titles = _cluster_titles([p for p, ok in zip(profile.library, pos,
+                                                                   strict=True) if ok],
+                                              liked, self.cluster_of, centres)
         self.disliked = profile.library_vecs[neg]
         # standardise each part on the background sample, then calibrate the sum
         parts = self._parts(per.sample_x[:CALIBRATION], per.sample.vecs[:CALIBRATION])
         if parts.shape[1] >= 2:
-            self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True)
+            self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
+            self.reference = np.sort(PART_WEIGHTS @ ((parts - self.mean) / self.std))
         else:  # no background yet (a fresh store): raw scores, no calibration
-            self.mean, self.std = np.zeros((3, 1)), np.ones((3, 1))
-        self.std = self.std + 1e-9
-        self.reference = np.sort(((parts - self.mean) / self.std).sum(0))
+            self.mean, self.std = np.zeros((len(parts), 1)), np.ones((len(parts), 1))
+            self.reference = None
         return self
+    def _interests(self, vecs: np.ndarray) -> np.ndarray:
+        """(n, k) standardised score of each paper for each interest cluster."""
+        return (vecs @ self.directions - self.cluster_mean) / self.cluster_std
 
     def _parts(self, x: sp.csr_matrix, vecs: np.ndarray) -> np.ndarray:
+        n = len(vecs)
         lexical = x @ self.ratio
         semantic = vecs @ self.direction
+        interests = self._interests(vecs).max(1) if self.directions.shape[1] else np.zeros(n)
+        near, terms = np.zeros(n), np.zeros(n)
         if len(self.liked):
-            sims = vecs @ self.liked.T
-            k = min(KNN, sims.shape[1])
-            near = np.partition(sims, -k, axis=1)[:, -k:].mean(1)
-        else:
-            near = np.zeros(len(vecs))
+            near = _top_mean(vecs @ self.liked.T, KNN)
+        if self.liked_terms.shape[1]:
+            terms = _top_mean((x @ self.liked_terms).toarray(), KNN_TERMS)
         if len(self.disliked):
             near = near - (vecs @ self.disliked.T).max(1)
-        return np.vstack([lexical, semantic, near])
+        return np.vstack([lexical, semantic, interests, near, terms])
 
     def scores(self, candidates: Candidates) -> np.ndarray:
         x = self.period.terms(candidates.papers)
-        parts = (self._parts(x, candidates.vecs) - self.mean) / self.std
+        parts = PART_WEIGHTS @ ((self._parts(x, candidates.vecs) - self.mean) / self.std)
         boost = np.array([KEYWORD_Z * bool(keyword_hits(p, self.profile.keywords))
                           + AUTHOR_Z * bool(author_hits(p, self.profile.authors))
                           for p in candidates.papers])
-        return parts.sum(0) + boost
-
-    def worth_reading(self, scores: np.ndarray) -> np.ndarray:
-        """Share of recent background papers each score beats (0–1)."""
-        return np.searchsorted(self.reference, scores) / max(1, len(self.reference))
+        return parts + boost
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
         x = _tfidf(self.period.tfidf, candidates.papers)
         vocab = self.period.vocabulary
+        levels = self.worth_reading(scores)
         for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
             row = x[i]
             contrib = row.data * self.ratio[row.indices]
             top = [vocab[row.indices[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
-            level = self.worth_reading(scores[i : i + 1])[0]
             parts = [explain(self.profile, paper, vec)]
+            if len(self.cluster_titles) > 1:
+                best = int(np.argmax(self._interests(vec[None, :])[0]))
+                parts.append(f"interest: {self.cluster_titles[best]}")
             if top:
                 parts.append("terms: " + ", ".join(top))
-            if len(self.reference):
-                parts.append(f"top {max(0.1, 100 * (1 - level)):.1f}% of recent papers")
+            if levels is not None:
+                parts.append(f"top {max(0.1, 100 * (1 - levels[i])):.1f}% of recent papers")
             out.append("; ".join(parts))
         return out
