@@ -53,7 +53,7 @@ CLUSTER_SIZE = 25  # library papers per interest cluster, roughly
 PART_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.5])  # lexical, semantic, interests, near, terms
 KEYWORD_Z, AUTHOR_Z = 1.0, 2.0  # boosts, in standard deviations of the blended score
 NEGATIVE_WEIGHT = 5.0  # an explicit thumbs-down counts like this many background papers
-CALIBRATION = 1000  # background papers each user's scores are standardised against
+CALIBRATION = 500  # background papers each user's scores are standardised against
 
 
 @dataclass
@@ -78,9 +78,9 @@ class Period:
             self._day = (key, _tfidf(self.tfidf, papers))
         return self._day[1]
 
-    def library_terms(self, papers: list[Paper]) -> sp.csr_matrix:
-        """TF-IDF rows of library papers, each analysed once per period (libraries overlap,
-        and a user's library barely changes from one day to the next)."""
+    def paper_terms(self, papers: list[Paper]) -> sp.csr_matrix:
+        """TF-IDF rows of library papers and top picks, each analysed once per period
+        (libraries and picks overlap between users, and barely change from day to day)."""
         todo = [p for p in papers if p.id not in self._rows]
         x = _tfidf(self.tfidf, todo)
         self._rows.update((p.id, x[i]) for i, p in enumerate(todo))
@@ -217,7 +217,7 @@ def _cluster_titles(papers: list[Paper], liked: np.ndarray, labels: np.ndarray,
 
 
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
-    x = sp.csr_matrix(x, dtype=np.float32)
+    x = sp.csr_matrix(x, dtype=np.float32, copy=True)  # callers keep their TF-IDF weights
     x.data[:] = 1.0
     return x
 
@@ -235,7 +235,8 @@ class Blend(Ranker):
         per = self.period = period(background)
         pos = profile.labels > 0
         neg = profile.labels < 0
-        lib_x = _binary(per.library_terms(profile.library))
+        lib_terms = per.paper_terms(profile.library)
+        lib_x = _binary(lib_terms)
         # lexical: log-count ratio of term presence, library vs background (+ negatives)
         p = (np.asarray(lib_x[pos].sum(0)).ravel() + NB_ALPHA) / (pos.sum() + 2 * NB_ALPHA)
         bg_df = per.bg_df + NEGATIVE_WEIGHT * np.asarray(lib_x[neg].sum(0)).ravel()
@@ -262,7 +263,7 @@ class Blend(Ranker):
         cal = per.sample.vecs[:CALIBRATION] @ self.directions
         self.cluster_mean = cal.mean(0) if len(cal) > 1 else np.zeros(k)
         self.cluster_std = (cal.std(0) if len(cal) > 1 else np.ones(k)) + 1e-9
-        self.liked_terms = per.library_terms(profile.library)[pos].T.tocsc()
+        self.liked_terms = lib_terms[pos].T.tocsc()
         self.cluster_titles = _cluster_titles([p for p, ok in zip(profile.library, pos,
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
@@ -304,17 +305,18 @@ class Blend(Ranker):
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
-        x = _tfidf(self.period.tfidf, candidates.papers)
+        x = self.period.paper_terms(candidates.papers)
         vocab = self.period.vocabulary
         levels = self.worth_reading(scores)
+        cluster = self._interests(candidates.vecs).argmax(1) if len(self.cluster_titles) > 1 \
+            else None
         for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
             row = x[i]
             contrib = row.data * self.ratio[row.indices]
             top = [vocab[row.indices[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
             parts = [explain(self.profile, paper, vec)]
-            if len(self.cluster_titles) > 1:
-                best = int(np.argmax(self._interests(vec[None, :])[0]))
-                parts.append(f"interest: {self.cluster_titles[best]}")
+            if cluster is not None:
+                parts.append(f"interest: {self.cluster_titles[cluster[i]]}")
             if top:
                 parts.append("terms: " + ", ".join(top))
             if levels is not None:
