@@ -19,6 +19,20 @@ def quality() -> None:
     """How likely a paper is worth reading, judged on its announcement day."""
 
 
+@quality.command("import-signals")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def import_signals(ctx: click.Context, file: Path) -> None:
+    """Store dated signals (JSON lines {"id", "signal", "value", "date"}) without training:
+    they become the authors' earlier attention for papers announced later."""
+    from papersift.quality.train import read_signals
+    from papersift.store import Store
+
+    rows = read_signals(file)
+    new = Store(_settings(ctx).store_url).add_signals(rows)
+    console.print(f"stored {new} new signals ({len(rows) - new} already known) from {file}")
+
+
 @quality.command()
 @click.option("--signals", type=click.Path(path_type=Path), required=True,
               help='JSON lines {"id", "signal", "value", "date"}, e.g. Hugging Face upvotes '
