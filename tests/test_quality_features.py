@@ -80,7 +80,7 @@ def test_no_future_information_reaches_a_paper() -> None:
     upvotes (also of earlier papers), later ratings, and a later version's comments."""
     day = "2025-11-12"
     old = paper("2510.00001", "2025-10-01", ["Ada Lovelace"])
-    listed = paper("2511.00001", day, ["Ada Lovelace", "Bo Li"], comments="8 pages")
+    listed = paper("2511.00001", day, ["Ada Lovelace", "Bo Li"])
     past_only = build([listed], history([old, listed]),
                       [Event(old.id, "2025-10-02", "signal", 5.0)])
     replaced = paper("2511.00001", day, ["Ada Lovelace", "Bo Li"], version=2,

@@ -123,12 +123,15 @@ def top(ctx: click.Context, day: str | None, category: str | None, limit: int) -
     order = sorted(range(len(papers)), key=lambda i: (-scores.score[i], papers[i].id))
     table = Table(title=f"top {', '.join(sorted(wanted))} papers of {day} by quality "
                         f"({len(papers)} listed)")
-    for col in ("#", "paper", "quality", "why"):
-        table.add_column(col, justify="right" if col in ("#", "quality") else "left")
+    table.add_column("#", justify="right")
+    table.add_column("arXiv", no_wrap=True)  # ids stay whole: users copy them
+    table.add_column("paper")
+    table.add_column("quality", justify="right")
+    table.add_column("why")
     for rank, i in enumerate(order[:limit], 1):
         p = papers[i]
         who = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
-        table.add_row(str(rank), f"{p.title}\n{who}\n{p.url}", f"{scores.score[i]:.2f}",
+        table.add_row(str(rank), p.id, f"{p.title}\n{who}", f"{scores.score[i]:.2f}",
                       ", ".join(scores.cues[i]) or "–")
     console.print(table)
     err.print(f"model: {scores.model}")

@@ -41,22 +41,21 @@ _PENDING = re.compile(r"under review|submitted to|in submission|preprint|work in
                       re.I)
 _WORKSHOP = re.compile(r"workshop|findings|student research|demo track|tiny ?papers", re.I)
 _HIGHLIGHT = re.compile(r"\boral\b|spotlight|best paper|outstanding paper|highlight", re.I)
-_GITHUB = re.compile(r"github\.com|gitlab\.com|github\.io", re.I)
-_HF = re.compile(r"huggingface\.co|hf\.co/", re.I)
-_URL = re.compile(r"https?://|www\.", re.I)
-_RELEASE = re.compile(r"(code|model|models|data|dataset|weights|checkpoints?|benchmark)s?"
-                      r"[^.]{0,60}\b(publicly available|available at|released|open[- ]sourced?"
-                      r"|will be (?:made )?(?:publicly )?(?:available|released))"
-                      r"|we (?:release|open[- ]source|make [^.]{0,40} available)|open[- ]source",
-                      re.I)
+# Patterns over lower-cased text (case-insensitive matching costs twice as much).
+_GITHUB = re.compile(r"github\.com|gitlab\.com|github\.io")
+_HF = re.compile(r"huggingface\.co|hf\.co/")
+_URL = re.compile(r"https?://|www\.")
+_RELEASE = re.compile(r"publicly available|available at|open[- ]source|we release|(?:is|are|be) "
+                      r"released|will be (?:made )?(?:publicly )?available|make (?:our|the|all) "
+                      r"[^.]{0,40}available")
 _PAGES = re.compile(r"(\d+)\s*(?:pages|pp\b)", re.I)
 _FIGURES = re.compile(r"(\d+)\s*fig", re.I)
 _TABLES = re.compile(r"(\d+)\s*tab", re.I)
-_NUMBER_RESULT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|times|points|pp\b|fold)", re.I)
+_NUMBER_RESULT = re.compile(r"\d+(?:\.\d+)?\s*(?:%|x\b|×|times|points|pp\b|fold)")
 _CLAIM = re.compile(r"state[- ]of[- ]the[- ]art|\bsota\b|outperform|surpass|significantly "
-                    r"(?:improv|better|outperform)|beats?\b", re.I)
-_LLM = re.compile(r"\b(?:LLMs?|large language models?|VLMs?|MLLMs?|multimodal|agents?|"
-                  r"reasoning|diffusion|reinforcement learning|RL)\b", re.I)
+                    r"(?:improv|better|outperform)|beats?\b")
+_LLM = re.compile(r"\b(?:llms?|large language models?|vlms?|mllms?|multimodal|agents?|"
+                  r"reasoning|diffusion|reinforcement learning|rl)\b")
 _SURVEY = re.compile(r"\bsurvey\b|\breview of\b|position paper", re.I)
 _NAMED = re.compile(r"^[A-Z][\w\-.+]*\s*[:：]")  # "Name: what it does"
 CATEGORIES = ("cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.IR", "cs.RO", "cs.SE", "cs.CR", "cs.HC",
@@ -152,7 +151,8 @@ def text_features(p: Paper) -> tuple[np.ndarray, str | None]:
         f[COL[f"venue_{kind}"]] = 1.0
     f[COL["venue_highlight"]] = bool(kind in ("main", "workshop") and
                                      _HIGHLIGHT.search(comments))
-    links = f"{p.abstract} {comments}"
+    links = f"{p.abstract} {comments}".lower()
+    abstract = p.abstract.lower()
     f[COL["github"]] = bool(_GITHUB.search(links))
     f[COL["huggingface"]] = bool(_HF.search(links))
     f[COL["url"]] = bool(_URL.search(links))
@@ -164,9 +164,9 @@ def text_features(p: Paper) -> tuple[np.ndarray, str | None]:
     f[COL["abstract_words"]] = np.log1p(len(p.abstract.split()))
     f[COL["title_words"]] = len(p.title.split())
     f[COL["named_title"]] = bool(_NAMED.match(p.title))
-    f[COL["results"]] = np.log1p(len(_NUMBER_RESULT.findall(p.abstract)))
-    f[COL["claims"]] = np.log1p(len(_CLAIM.findall(p.abstract)))
-    f[COL["llm_terms"]] = np.log1p(len(_LLM.findall(f"{p.title} {p.abstract}")))
+    f[COL["results"]] = np.log1p(len(_NUMBER_RESULT.findall(abstract)))
+    f[COL["claims"]] = np.log1p(len(_CLAIM.findall(abstract)))
+    f[COL["llm_terms"]] = np.log1p(len(_LLM.findall(f"{p.title.lower()} {abstract}")))
     f[COL["survey"]] = bool(_SURVEY.search(p.title))
     f[COL["n_categories"]] = len(p.categories)
     if p.categories and p.categories[0] in CATEGORIES:

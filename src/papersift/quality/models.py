@@ -15,6 +15,7 @@ import pickle
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from papersift.quality.features import COL, FEATURES
 
@@ -81,8 +82,9 @@ class LearnedModel(QualityModel):
 
     def score(self, x: np.ndarray) -> np.ndarray:
         est = self.estimator
-        raw = (est.decision_function(x) if hasattr(est, "decision_function")  # type: ignore[attr-defined]
-               else est.predict(x))  # type: ignore[attr-defined]
+        with threadpool_limits(1, user_api="openmp"):  # see train(): faster on busy CPUs
+            raw = (est.decision_function(x) if hasattr(est, "decision_function")  # type: ignore[attr-defined]
+                   else est.predict(x))  # type: ignore[attr-defined]
         return np.asarray(raw, dtype=np.float64) + x.astype(np.float64) @ self.w
 
     def describe(self) -> str:

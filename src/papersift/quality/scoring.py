@@ -75,7 +75,7 @@ def assess(store: Store, papers: Sequence[Paper], *,
     if events is None:
         events = store.signal_events() + store.feedback_events()
     model = model or load_model(store)
-    table = build(papers, history, events)
+    table = build(store.as_first_stored(papers), history, events)
     score = model.score(table.x) if len(papers) else np.zeros(0)
     return QualityScores(table.ids, table.days, score,
                          [cues(table, i) for i in range(len(papers))], model.describe())

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from papersift.errors import PapersiftError
 from papersift.quality.features import COL, FeatureTable, build
@@ -136,7 +137,7 @@ def train(store: Store, signals: Path, *, split: str | None = None, horizon: int
     if not papers:
         raise PapersiftError("the store holds no listed papers to learn from: import a dump "
                              "(papersift import-dump) or fetch listings first")
-    table = build(papers, store.paper_history(),
+    table = build(store.as_first_stored(papers), store.paper_history(),
                   store.signal_events() + store.feedback_events())
     labels = label(table, rows, horizon)
     days = np.array(table.days)
@@ -161,7 +162,10 @@ def train(store: Store, signals: Path, *, split: str | None = None, horizon: int
     else:
         est = HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05,
                                             min_samples_leaf=20, random_state=0)
-    est.fit(table.x[fit_rows], y)  # type: ignore[attr-defined]
+    # One thread: OpenMP's spinning threads slow boosting down tenfold on a busy machine,
+    # and a few thousand rows do not need more.
+    with threadpool_limits(1, user_api="openmp"):
+        est.fit(table.x[fit_rows], y)  # type: ignore[attr-defined]
     meta = {"target": f"{target} ({Path(signals).name}, horizon {horizon} days)",
             "estimator": type(est).__name__, "split": split, "trained_at": utcnow()[:10]}
     learned = LearnedModel(est, meta)

@@ -126,6 +126,7 @@ class Store(QualityQueries):
             (ex.announced < t.papers.c.announced, ex.announced),
             else_=t.papers.c.announced,
         )
+        self.keep_first_comments(conn, papers)
         conn.execute(ins.on_conflict_do_update(index_elements=["id"], set_=sets), rows)
         vrows = [{"paper_id": p.id, "version": n, "created": c} for p in papers
                  for n, c in p.versions]

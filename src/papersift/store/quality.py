@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from papersift.quality.features import Event
 from papersift.records import Paper
@@ -31,6 +32,25 @@ class QualityQueries:
                          [{"paper_id": p, "signal": s, "day": d, "value": v}
                           for p, s, d, v in rows])
             return conn.execute(count).scalar_one() - before
+
+    def keep_first_comments(self: Store, conn: Connection, papers: Sequence[Paper]) -> None:
+        """Called by upsert_papers: the first version stored of a paper keeps its comments."""
+        rows = [{"paper_id": p.id, "version": p.version, "updated": p.updated,
+                 "comments": p.comments} for p in papers]
+        if rows:
+            conn.execute(self._insert(t.first_comments).on_conflict_do_nothing(), rows)
+
+    def as_first_stored(self: Store, papers: Sequence[Paper]) -> list[Paper]:
+        """`papers` with the comments (and version) they had when first stored."""
+        first: dict[str, tuple[int, str | None, str | None]] = {}
+        q = select(t.first_comments)
+        ids = [p.id for p in papers if p.version > 1]
+        with self.begin() as conn:
+            for i in range(0, len(ids), 500):
+                for r in conn.execute(q.where(t.first_comments.c.paper_id.in_(ids[i:i + 500]))):
+                    first[r.paper_id] = (r.version, r.updated, r.comments)
+        return [replace(p, version=first[p.id][0], updated=first[p.id][1],
+                        comments=first[p.id][2]) if p.id in first else p for p in papers]
 
     def signal_events(self: Store) -> list[Event]:
         q = select(t.quality_signals.c.paper_id, t.quality_signals.c.day,

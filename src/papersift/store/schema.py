@@ -147,3 +147,13 @@ quality_models = Table(
     Column("meta", Text, nullable=False),  # JSON: target, split, figures
     Column("model", LargeBinary, nullable=False),
 )
+
+# The comments as first stored (normally the listed version): `papers` keeps only the latest
+# version's, and a later "accepted at ICLR" must not reach the paper's announcement day.
+first_comments = Table(
+    "first_comments", metadata,
+    Column("paper_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated", String(10)),  # the day that version is from
+    Column("comments", Text),
+)

@@ -1,4 +1,4 @@
-"""quality signals and learned quality models
+"""quality signals, learned quality models, first-seen comments
 
 Revision ID: 0004
 Revises: 0001
@@ -30,9 +30,17 @@ def upgrade() -> None:
     sa.Column('model', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('first_comments',
+    sa.Column('paper_id', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('updated', sa.String(length=10), nullable=True),
+    sa.Column('comments', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('paper_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('first_comments')
     op.drop_table('quality_models')
     with op.batch_alter_table('quality_signals', schema=None) as batch_op:
         batch_op.drop_index('ix_quality_signals_day')
