@@ -31,6 +31,7 @@ from papersift.records import normalize_id
 from papersift.store import Store, utcnow
 
 TARGETS = ("featured", "value")
+SIGNAL_FEATURES = ("prior_featured_max", "prior_featured_sum", "prior_votes_max")
 
 
 def read_signals(path: Path) -> list[tuple[str, str, str, float]]:
@@ -170,8 +171,11 @@ def train(store: Store, signals: Path, *, split: str | None = None, horizon: int
             "estimator": type(est).__name__, "split": split, "trained_at": utcnow()[:10]}
     learned = LearnedModel(est, meta)
     test = days >= split
+    unsignalled = table.x.copy()  # what the default gives a store without any signals
+    unsignalled[:, [COL[c] for c in SIGNAL_FEATURES]] = 0
     ev = evaluate({"learned": learned.score(table.x),
                    "default": QualityModel().score(table.x),
+                   "default, no signals": QualityModel().score(unsignalled),
                    "authors only": table.x[:, COL["n_authors"]]}, labels, days, test)
     meta["evaluation"] = ev.rows
     model_id = store.save_quality_model(meta, learned.dumps())
