@@ -78,7 +78,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_score": Key(float, 0.0, "Drop papers scoring below this (0 keeps all)."),
         "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
-        "quality_weight": Key(float, 0.5, "How much a paper's quality (`papersift quality`) "
+        "quality_weight": Key(float, 0.25, "How much a paper's quality (`papersift quality`) "
                               "lifts it: relevance + weight x quality standardised over the "
                               "day's papers; 0 ranks by relevance alone."),
     },
