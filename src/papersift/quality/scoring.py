@@ -58,7 +58,7 @@ def cues(table: FeatureTable, i: int) -> list[str]:
     if f[COL["prior_featured_sum"]] >= CUE_ATTENTION:
         out.append("authors' earlier papers drew wide attention")
     elif f[COL["prior_papers_max"]] >= CUE_EXPERIENCE:
-        out.append(f"experienced authors ({int(np.expm1(f[COL['prior_papers_max']]))} "
+        out.append(f"experienced authors ({round(float(np.expm1(f[COL['prior_papers_max']])))} "
                    "earlier papers)")
     return out
 
