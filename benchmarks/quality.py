@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,6 +42,8 @@ def section(dump: Path, signals: Path, weights: list[str]) -> list[str]:
                                  str(work / "quality.jsonl")], env)
     n = len((work / "quality.jsonl").read_text().splitlines())
     lines = [START, "## Quality signal (issue 9: `benchmarks/quality.py`)", "",
+             "Command: `.venv/bin/python benchmarks/quality.py` "
+             f"({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}).", "",
              f"`papersift quality train --signals {signals.name} --split {SPLIT}` on the "
              "shared dump (after `papersift import-dump`):", "", f"> {head}", "",
              "Label: featured on Hugging Face daily papers within 7 days of the announcement; "
