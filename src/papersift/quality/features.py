@@ -110,10 +110,15 @@ def known_comments(p: Paper) -> str:
     return p.comments or ""
 
 
+_NON_WORD = re.compile(r"[^\w\s]")
+
+
 def author_key(name: str) -> str:
-    s = unicodedata.normalize("NFKD", name)
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w\s]", " ", s).split())
+    """Lower case, accents and punctuation removed: 'Ada Lovélace' is 'ada lovelace'."""
+    if not name.isascii():  # most names are: skip the costly Unicode decomposition
+        name = "".join(c for c in unicodedata.normalize("NFKD", name)
+                       if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", name.lower()).split())
 
 
 def _first_int(rx: re.Pattern[str], text: str) -> float:
