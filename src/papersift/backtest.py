@@ -21,6 +21,7 @@ import numpy as np
 
 from papersift.errors import PapersiftError
 from papersift.profile.config_source import read_id_file
+from papersift.quality.scoring import assess
 from papersift.rank.base import (
     Background,
     Candidates,
@@ -169,8 +170,11 @@ class RankerResult:
 
 
 def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: Embedder,
-        log: Callable[[str], None] = lambda _: None) -> list[RankerResult]:
-    """Replay every task with every ranker; embeddings come from (and go to) the store."""
+        log: Callable[[str], None] = lambda _: None, quality_weight: float = 0.0,
+        corpus: Corpus | None = None) -> list[RankerResult]:
+    """Replay every task with every ranker; embeddings come from (and go to) the store.
+    With a quality weight, candidates carry their quality on their day, the authors' track
+    record drawn from `corpus` and the store's signals."""
     vec: dict[str, np.ndarray] = {}
 
     def vectors(papers: list[Paper]) -> np.ndarray:
@@ -180,6 +184,21 @@ def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: E
                            strict=True))
         return np.stack([vec[p.id] for p in papers]) if papers else np.zeros((0, 384))
 
+    quality: dict[str, tuple[float, list[str]]] = {}
+    if quality_weight:
+        cands = list({p.id: p for t in tasks for d in t.days for p in d.candidates}.values())
+        history = [(p.id, paper_date(p), p.authors) for p in
+                   (corpus.by_id.values() if corpus else cands)]
+        log(f"quality of {len(cands)} candidates…")
+        quality = assess(store, cands, history=history, events=store.signal_events()).by_id()
+
+    def candidates(papers: list[Paper]) -> Candidates:
+        c = Candidates(papers, vectors(papers))
+        if quality:
+            c.quality = np.array([quality[p.id][0] for p in papers])
+            c.quality_cues = [quality[p.id][1] for p in papers]
+        return c
+
     results = {name: RankerResult(name, {}, 0.0) for name in rankers}
     for task in tasks:
         log(f"{task.name}: library {len(task.library)}, background {len(task.background)}, "
@@ -188,10 +207,13 @@ def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: E
                               np.ones(len(task.library), dtype=int))
         sample = background_sample(task.background)
         background = Background(task.background, Candidates(sample, vectors(sample)))
-        days = [(d, Candidates(d.candidates, vectors(d.candidates))) for d in task.days]
+        days = [(d, candidates(d.candidates)) for d in task.days]
         for name in rankers:
             t0 = time.perf_counter()
             ranker = get_ranker(name).fit(profile, background)
+            # the anchors replay other tools as published: no quality prior
+            if type(ranker).__module__ != "papersift.rank.anchors":
+                ranker.quality_weight = quality_weight
             ranked_days = []
             for d, cands in days:
                 ranked = [s.paper_id for s in ranker.rank(cands, explain=0)]

@@ -214,7 +214,8 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
         keep = {n.strip() for n in only.split(",")}
         tasks = [t for t in tasks if t.name in keep]
     store = Store(settings.store_url)
-    results = bt.run(tasks, names, store, make_embedder(settings), log=err.print)
+    results = bt.run(tasks, names, store, make_embedder(settings), log=err.print,
+                     quality_weight=settings["digest.quality_weight"], corpus=data)
     if dump_rankings:
         for r in results:
             path = dump_rankings if len(results) == 1 else \
@@ -239,3 +240,5 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
         for name, m in r.per_list.items():
             console.print(f"{r.ranker} {name}: " + " ".join(
                 f"{k}={m[k]:.3f}" for k in bt.METRICS) + f" positives={m['positives']}")
+
+from papersift import cli_quality  # noqa: E402, F401  (registers `papersift quality`)

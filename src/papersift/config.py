@@ -80,6 +80,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                          "day brings fewer papers."),
         "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
+        "quality_weight": Key(float, 0.25, "How much a paper's quality (`papersift quality`) "
+                              "lifts it: relevance + weight x quality standardised over the "
+                              "day's papers; 0 ranks by relevance alone."),
     },
     "profile": {
         "user": Key(str, "default", "Whose digest this is (several users can share a store)."),

@@ -19,6 +19,7 @@ from papersift.deliver.digest import Digest, Entry
 from papersift.deliver.render import write_files
 from papersift.errors import PapersiftError, SourceError
 from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
+from papersift.quality.scoring import assess
 from papersift.rank.base import (
     Background,
     Candidates,
@@ -170,7 +171,12 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     recent_sample = Candidates(sample, sample_vecs)
     ranker.fit(profile, Background(recent, recent_sample))
     ranker.calibrate(recent_sample)
-    scored = ranker.rank(Candidates(fresh, cand_vecs), explain=settings["digest.size"])
+    todays = Candidates(fresh, cand_vecs)
+    ranker.quality_weight = settings["digest.quality_weight"]
+    if ranker.quality_weight and fresh:
+        quality = assess(store, fresh)
+        todays.quality, todays.quality_cues = quality.score, quality.cues
+    scored = ranker.rank(todays, explain=settings["digest.size"])
     picks = [s for s in scored if s.level is None or s.level >= settings["digest.min_level"]]
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)

@@ -42,6 +42,9 @@ class Candidates:
 
     papers: list[Paper]
     vecs: np.ndarray  # (m, d), rows aligned with `papers`
+    # Quality on the announcement day (papersift.quality) and its cues, when weighed in.
+    quality: np.ndarray | None = None
+    quality_cues: list[list[str]] | None = None
 
 
 BACKGROUND_DAYS = 90  # a user's background: what was listed in the last 90 days
@@ -80,6 +83,10 @@ DIVERSIFY_TOP = 20  # the head of a ranking that is re-ordered for diversity (a 
 REDUNDANT = 0.5  # cosine similarity below which two papers do not repeat each other
 
 
+QUALITY_CLIP = 3.0  # one outstanding paper must not drown relevance
+QUALITY_REASON = 0.25  # a lift this large (in relevance units) is named in the reason
+
+
 class Ranker(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
@@ -88,6 +95,7 @@ class Ranker(ABC):
     # above it, falling linearly to nothing at cosine REDUNDANT (0 = pure relevance order)
     diversity: ClassVar[float] = 0.0
     reference: np.ndarray | None = None  # sorted scores of recent papers, for `worth_reading`
+    quality_weight: float = 0.0  # digest.quality_weight: 0 ranks by relevance alone
 
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
         """Learn the user; `background` holds recent papers the user did not pick."""
@@ -122,7 +130,9 @@ class Ranker(ABC):
         reason."""
         if not candidates.papers:
             return []
-        s = np.asarray(self.scores(candidates), dtype=float)
+        relevance = np.asarray(self.scores(candidates), dtype=float)
+        lift = self.quality_lift(candidates)
+        s = relevance + lift
         order = sorted(range(len(s)), key=lambda i: (-s[i], candidates.papers[i].id))
         if self.diversity > 0 and candidates.vecs.ndim == 2 and candidates.vecs.shape[1]:
             order = _mmr(order[:DIVERSIFY_TOP], s, candidates.vecs, self.diversity) + \
@@ -131,8 +141,20 @@ class Ranker(ABC):
         top = order[: len(order) if explain is None else explain]
         picked = Candidates([candidates.papers[i] for i in top], candidates.vecs[top])
         why = dict(zip(top, self.reasons(picked, s[top]), strict=True)) if top else {}
+        for i in top:
+            cues = candidates.quality_cues[i] if candidates.quality_cues else []
+            if lift[i] >= QUALITY_REASON and cues:
+                why[i] = "; ".join(filter(None, [why[i], "quality: " + ", ".join(cues[:2])]))
         return [Scored(candidates.papers[i].id, float(s[i]), why.get(i, ""),
                        None if levels is None else float(levels[i])) for i in order]
+
+    def quality_lift(self, candidates: Candidates) -> np.ndarray:
+        """weight × quality standardised among the candidates (one announcement day)."""
+        q = candidates.quality
+        if not self.quality_weight or q is None or len(q) < 2 or np.std(q) == 0:
+            return np.zeros(len(candidates.papers))
+        z = np.clip((q - np.mean(q)) / np.std(q), -QUALITY_CLIP, QUALITY_CLIP)
+        return self.quality_weight * z
 
 
 def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> list[int]:

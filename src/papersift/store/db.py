@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import schema as t
+from papersift.store.quality import QualityQueries
 
 _HERE = Path(__file__).parent
 
@@ -66,7 +67,7 @@ class DigestEntry:
     reason: str
 
 
-class Store:
+class Store(QualityQueries):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")
@@ -125,6 +126,7 @@ class Store:
             (ex.announced < t.papers.c.announced, ex.announced),
             else_=t.papers.c.announced,
         )
+        self.keep_first_comments(conn, papers)
         conn.execute(ins.on_conflict_do_update(index_elements=["id"], set_=sets), rows)
         vrows = [{"paper_id": p.id, "version": n, "created": c} for p in papers
                  for n, c in p.versions]

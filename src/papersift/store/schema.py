@@ -125,3 +125,35 @@ harvests = Table(
     Column("records", Integer, nullable=False, default=0),
     Column("updated_at", String(32), nullable=False),
 )
+
+# --- quality (issue 9) ----------------------------------------------------------------------
+
+# Dated per-paper signals (Hugging Face upvotes, a lab's ratings): training targets, and the
+# authors' earlier public attention for papers announced after `day`.
+quality_signals = Table(
+    "quality_signals", metadata,
+    Column("paper_id", String(32), primary_key=True),
+    Column("signal", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("value", Float, nullable=False),
+    Index("ix_quality_signals_day", "day"),
+)
+
+# Learned quality models, newest wins: a pickled scikit-learn estimator and what it learned.
+quality_models = Table(
+    "quality_models", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", String(32), nullable=False),
+    Column("meta", Text, nullable=False),  # JSON: target, split, figures
+    Column("model", LargeBinary, nullable=False),
+)
+
+# The comments as first stored (normally the listed version): `papers` keeps only the latest
+# version's, and a later "accepted at ICLR" must not reach the paper's announcement day.
+first_comments = Table(
+    "first_comments", metadata,
+    Column("paper_id", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated", String(10)),  # the day that version is from
+    Column("comments", Text),
+)
