@@ -33,7 +33,7 @@ from papersift.rank.base import (
 )
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
 from papersift.records import Paper
-from papersift.store import Store
+from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
 
 Log = Callable[[str], None]
@@ -177,13 +177,18 @@ def deliver_day(settings: Settings, store: Store, user: str, day: str, *, log: L
     return deliver(settings, store, digest, channels=channels, log=log, sleep=sleep)
 
 
-def retry_pending(settings: Settings, store: Store, user: str, *, log: Log = _quiet,
-                  sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
-    """Try again every delivery of `user` that failed or was killed in flight."""
+def retry_pending(settings: Settings, store: Store, user: str, *, due_only: bool = False,
+                  log: Log = _quiet, sleep: Callable[[float], None] = time.sleep
+                  ) -> list[Outcome]:
+    """Try again every delivery of `user` that failed or was killed in flight (`due_only`:
+    only those whose backoff has elapsed)."""
     by_name = {c.name: c for c in channels_for(settings, user)}
     out: list[Outcome] = []
+    now = utcnow()
     for rec in store.deliveries(user=user):
         if rec.status not in ("failed", "sending", "pending") or rec.channel not in by_name:
+            continue
+        if due_only and rec.next_try and rec.next_try > now:
             continue
         covers = rec.covers or [rec.day]
         digest = (merged_digest(settings, store, user, covers) if len(covers) > 1
