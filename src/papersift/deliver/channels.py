@@ -117,6 +117,12 @@ SECRET_WORDS = re.compile(r"password|secret|token|api_?key", re.I)
 def parse_channels(settings: Settings) -> list[Channel]:
     """Validate the [[channel]] tables into channel objects (one-line errors)."""
     _load_types()
+    if settings["delivery.cadence"] not in ("daily", "weekly"):
+        raise ConfigError(f"delivery.cadence must be daily or weekly, got "
+                          f"{settings['delivery.cadence']!r}")
+    if settings["delivery.weekly_day"] not in ("mon", "tue", "wed", "thu", "fri"):
+        raise ConfigError(f"delivery.weekly_day must be a listing day, mon … fri, got "
+                          f"{settings['delivery.weekly_day']!r}")
     out: list[Channel] = []
     where = f" in {settings.source}" if settings.source else ""
     for i, raw in enumerate(settings.channels, 1):

@@ -167,6 +167,13 @@ class DeliveriesMixin:
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def unfinished_harvests(self) -> list[dict]:
+        """OAI-PMH harvests stopped before their last page (a resumption token is saved)."""
+        q = select(t.harvests).where(t.harvests.c.token.is_not(None))
+        with self.begin() as conn:
+            return [{"params": json.loads(r.params), "records": r.records,
+                     "updated_at": r.updated_at} for r in conn.execute(q)]
+
     def digest_days(self, user: str) -> list[str]:
         """Days with a stored digest for `user`, oldest first."""
         q = select(t.digests.c.day).where(t.digests.c.user == user).order_by(t.digests.c.day)
