@@ -128,9 +128,9 @@ class WebhookReceiver:
     """POST /<platform>[/anything] is recorded and answered like that platform would.
 
     `faults` is a list consumed one per request: None (answer normally), an int status,
-    "html" (a 200 HTML page), "drop" (close the connection without answering), or a float
-    (sleep that many seconds first). `hold` makes the next request wait until `release()`:
-    the request is recorded as received, its answer is not sent yet.
+    "html" (a 200 HTML page), bytes (a 200 JSON answer), "drop" (close the connection
+    without answering), or a float (sleep that many seconds first). `hold_next()` makes
+    the next request wait until `release()`: it is recorded as received, unanswered.
     """
 
     def __init__(self) -> None:
@@ -171,6 +171,8 @@ class WebhookReceiver:
                 code, ctype, payload = OK_ANSWERS.get(platform, OK_ANSWERS["hook"])
                 if fault == "html":
                     code, ctype, payload = 200, "text/html", b"<!DOCTYPE html><html>login</html>"
+                elif isinstance(fault, bytes):  # the platform's own JSON error answer
+                    code, ctype, payload = 200, "application/json", fault
                 elif isinstance(fault, int):
                     code, ctype, payload = fault, "text/plain", b"error"
                 try:
@@ -185,7 +187,8 @@ class WebhookReceiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
 
     def hold_next(self) -> None:
         self._hold_next = True

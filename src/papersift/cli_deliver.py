@@ -47,9 +47,7 @@ def deliver_cmd(ctx: click.Context, day: str | None, user: str | None,
             for rec in store.deliveries(user=user, status="gave_up"):
                 store.reset_delivery(rec.user, rec.day, rec.channel)
         outcomes = deliver_day(settings, store, user, day, log=err.print)
-        seen = {o.channel for o in outcomes}
-        outcomes += [o for o in retry_pending(settings, store, user, log=err.print)
-                     if o.status != "already" or o.channel not in seen]
+        outcomes += retry_pending(settings, store, user, skip_days={day}, log=err.print)
     finally:
         store.close()
     _print_outcomes(outcomes)

@@ -8,7 +8,7 @@ rerun prints the same digest and stores nothing twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -178,17 +178,17 @@ def deliver_day(settings: Settings, store: Store, user: str, day: str, *, log: L
 
 
 def retry_pending(settings: Settings, store: Store, user: str, *, due_only: bool = False,
-                  log: Log = _quiet, sleep: Callable[[float], None] = time.sleep
-                  ) -> list[Outcome]:
+                  skip_days: Collection[str] = (), log: Log = _quiet,
+                  sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
     """Try again every delivery of `user` that failed or was killed in flight (`due_only`:
-    only those whose backoff has elapsed)."""
+    only those whose backoff has elapsed; `skip_days`: days this run just tried)."""
     by_name = {c.name: c for c in channels_for(settings, user)}
     out: list[Outcome] = []
     now = utcnow()
     for rec in store.deliveries(user=user):
         if rec.status not in ("failed", "sending", "pending") or rec.channel not in by_name:
             continue
-        if due_only and rec.next_try and rec.next_try > now:
+        if (due_only and rec.next_try and rec.next_try > now) or rec.day in skip_days:
             continue
         covers = rec.covers or [rec.day]
         digest = (merged_digest(settings, store, user, covers) if len(covers) > 1

@@ -138,8 +138,8 @@ class Scheduler:
                 digest = merged_digest(self.settings, store, self.user, ranked)
                 report.outcomes += deliver(self.settings, store, digest, covers=ranked,
                                            log=self.log)
-            report.outcomes += retry_pending(self.settings, store, self.user,
-                                            due_only=True, log=self.log)
+            report.outcomes += retry_pending(self.settings, store, self.user, due_only=True,
+                                            skip_days=report.days, log=self.log)
         except PapersiftError as e:
             report.errors.append(str(e))
             self.log(f"delivery failed: {e}")
