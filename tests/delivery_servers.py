@@ -50,6 +50,10 @@ class _Handler:
         with self.server.lock:
             self.server.messages.append(msg)  # type: ignore[arg-type]
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            hold, self.server.hold = self.server.hold, False
+        if hold:  # received, not yet acknowledged: the client is killed in this window
+            self.server.holding.set()
+            self.server.released.wait(30)
         return "250 Message accepted for delivery"
 
 
@@ -64,6 +68,9 @@ class SmtpServer:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold: bool = False  # hold the next message's 250 until release()
+    holding: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
@@ -98,6 +105,7 @@ class SmtpServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.controller.stop(no_assert=True)
 
 
@@ -139,7 +147,7 @@ class WebhookReceiver:
         self.lock = threading.Lock()
         self.holding = threading.Event()
         self._release = threading.Event()
-        self._hold_next = False
+        self._hold: str | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -153,9 +161,12 @@ class WebhookReceiver:
                 parts = urlsplit(self.path)
                 req = Request(parts.path, dict(parse_qsl(parts.query)),
                               {k.lower(): v for k, v in self.headers.items()}, body)
+                platform = parts.path.strip("/").split("/")[0]
                 with receiver.lock:
                     fault = receiver.faults.pop(0) if receiver.faults else None
-                    hold, receiver._hold_next = receiver._hold_next, False
+                    hold = receiver._hold in ("*", platform)
+                    if hold:
+                        receiver._hold = None
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -167,7 +178,6 @@ class WebhookReceiver:
                 if hold:
                     receiver.holding.set()
                     receiver._release.wait(30)
-                platform = parts.path.strip("/").split("/")[0]
                 code, ctype, payload = OK_ANSWERS.get(platform, OK_ANSWERS["hook"])
                 if fault == "html":
                     code, ctype, payload = 200, "text/html", b"<!DOCTYPE html><html>login</html>"
@@ -190,8 +200,9 @@ class WebhookReceiver:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                        daemon=True)
 
-    def hold_next(self) -> None:
-        self._hold_next = True
+    def hold_next(self, platform: str = "*") -> None:
+        """Hold the next request (to `platform`) unanswered until release()."""
+        self._hold = platform
         self.holding.clear()
         self._release.clear()
 
