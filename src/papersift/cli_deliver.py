@@ -98,10 +98,12 @@ def doctor(ctx: click.Context, day: str | None, user: str | None) -> None:
 
 @main.command()
 @click.option("--days", default=7, show_default=True, help="Calendar days to look back.")
+@click.option("--until", help="Last day YYYY-MM-DD (default: the latest listing day).")
 @click.option("--user", help="Whose digest (default: profile.user).")
 @click.option("--send", is_flag=True, help="Also deliver it to your channels.")
 @click.pass_context
-def catchup(ctx: click.Context, days: int, user: str | None, send: bool) -> None:
+def catchup(ctx: click.Context, days: int, until: str | None, user: str | None,
+            send: bool) -> None:
     """Catch me up: the best papers of the last N days in one digest."""
     from papersift.deliver.exactly_once import deliver
     from papersift.deliver.render import print_table
@@ -113,7 +115,7 @@ def catchup(ctx: click.Context, days: int, user: str | None, send: bool) -> None
         raise PapersiftError(f"--days must be at least 1, got {days}")
     settings = _settings(ctx)
     user = user or from_settings(settings).user
-    end = date.fromisoformat(latest_listing_day())
+    end = date.fromisoformat(parse_day(until) if until else latest_listing_day())
     span = [(end - timedelta(days=k)).isoformat() for k in range(days - 1, -1, -1)]
     listing = [d for d in span if date.fromisoformat(d).weekday() < 5]
     for day in listing:
