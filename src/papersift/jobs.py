@@ -62,6 +62,8 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
     if user:
         spec.user = user
     require_nonempty(spec, settings)
+    if send:
+        channels_for(settings, spec.user)  # a channel config error stops us before ranking
     day = day or latest_listing_day()
     store = Store(settings.store_url)
     run_id = store.start_run("daily", spec.user, day)
