@@ -115,6 +115,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    status: int = 0  # what the receiver answered (0: nothing yet)
 
     @property
     def json(self) -> dict:
@@ -185,6 +186,7 @@ class WebhookReceiver:
                     code, ctype, payload = 200, "application/json", fault
                 elif isinstance(fault, int):
                     code, ctype, payload = fault, "text/plain", b"error"
+                req.status = code
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", ctype)
@@ -212,6 +214,11 @@ class WebhookReceiver:
     def received(self, platform: str) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.path.strip("/").split("/")[0] == platform]
+
+    def accepted(self) -> list[Request]:
+        """Requests answered with success: what the platform would have posted."""
+        with self.lock:
+            return [r for r in self.requests if 200 <= r.status < 300]
 
     def __enter__(self) -> WebhookReceiver:
         self.thread.start()
