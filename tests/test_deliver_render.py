@@ -68,3 +68,18 @@ def test_custom_template_and_its_errors(tmp_path: Path) -> None:
         render_custom(bad, digest())
     with pytest.raises(PapersiftError, match="cannot read template|template .* failed"):
         render_custom(tmp_path / "missing.html", digest())
+
+
+def test_the_init_files_channel_example_is_valid(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from papersift import config
+    from papersift.deliver.channels import parse_channels
+
+    example = "\n".join(line for line in config.CHANNEL_EXAMPLE.splitlines()
+                        if not line.startswith(("Delivery", "Secrets", "`")))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(config.render_template() + "\n" + example)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/x")
+    chans = parse_channels(config.load(cfg))
+    assert [(c.name, c.type) for c in chans] == [("mail", "email"), ("lab-slack", "slack")]
+    assert chans[1].url() == "https://hooks.slack.com/services/T/B/x"

@@ -293,7 +293,6 @@ def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
     overrides = overrides or {}
     lines = ["# papersift configuration. Every key can be overridden by an environment",
              "# variable PAPERSIFT_<SECTION>_<KEY>, e.g. PAPERSIFT_DIGEST_SIZE=10.", ""]
-    lines += [f"# {line}" if line else "" for line in CHANNEL_EXAMPLE.splitlines()] + [""]
     for section, keys in SCHEMA.items():
         lines.append(f"[{section}]")
         for key, spec in keys.items():
@@ -305,4 +304,5 @@ def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
             else:
                 lines.append(f"{key} = {_toml_value(value)}")
         lines.append("")
+    lines += [f"# {line}" if line else "" for line in CHANNEL_EXAMPLE.splitlines()] + [""]
     return "\n".join(lines)
