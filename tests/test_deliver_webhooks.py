@@ -183,3 +183,14 @@ def test_secrets_never_printed(denv: Env, hooks: WebhookReceiver) -> None:
     assert "team: NOT delivered, 2 attempts so far" in doctor.output
     for text in (res.output, doctor.output):
         assert SECRET not in text
+
+
+def test_a_broken_custom_template_fails_its_channel_only(denv: Env,
+                                                         hooks: WebhookReceiver) -> None:
+    bad = denv.folder / "mine.md"
+    bad.write_text("{% for e in d.entries %}{{ e.paper.title }\n")
+    chans = [channel(hooks, "slack", template=str(bad)), channel(hooks, "webhook")]
+    out = deliver_day(denv.settings(chans), denv.store(), USER, DAY1)
+    assert [o.status for o in out] == ["failed", "sent"]
+    assert f"template {bad} line 1:" in out[0].detail and out[0].attempts == 1
+    assert not hooks.received("slack") and len(hooks.received("hook")) == 1
