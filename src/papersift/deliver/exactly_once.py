@@ -79,6 +79,8 @@ def _one(settings: Settings, store: Store, ch: Channel, digest: Digest, links: L
                 "same delivery key")
         try:
             messages = ch.render(digest, links, key)
+            # Killed after recording the last message but before `sent`: nothing to resend.
+            answer = "every message was accepted by an earlier attempt"
             for n in range(claim.parts, len(messages)):
                 answer = ch.send(messages[n], key if n == 0 else f"{key}.{n + 1}")
                 store.delivery_part_sent(claim, n + 1)
