@@ -157,3 +157,17 @@ def test_sigkill_while_a_channel_is_in_flight(denv: Env, smtp: SmtpServer,
     assert all(r.status == "sent" for r in final.values()) and len(final) == 3
     attempts = denv.store().delivery_attempts(USER, DAY1, killed_in)
     assert [a["outcome"] for a in attempts] == [None, "sent"]  # the killed one: no outcome
+
+
+def test_killed_after_the_last_message_was_recorded_sends_nothing_more(
+        denv: Env, hooks: WebhookReceiver) -> None:
+    # A process that recorded the (only) message as accepted, then died before `sent`.
+    script = ("import sys; from papersift.store import Store; s = Store(sys.argv[1]); "
+              "c = s.claim_delivery(sys.argv[2], sys.argv[3], 'slack', sys.argv[4]); "
+              "s.delivery_part_sent(c, 1)")
+    subprocess.run([sys.executable, "-c", script, denv.store_url, USER, DAY1,
+                    delivery_key(USER, DAY1, "slack")], check=True)
+    ch = [{"name": "slack", "type": "slack", "url": f"{hooks.url}/slack/T/B/x"}]
+    out = deliver_day(denv.settings(ch), denv.store(), USER, DAY1)
+    assert out[0].status == "sent" and "accepted by an earlier attempt" in out[0].detail
+    assert hooks.requests == []
