@@ -155,3 +155,25 @@ def test_merged_catch_up_ranks_each_missed_day_and_delivers_one_digest(
     (rec,) = store.deliveries(user="default")
     assert rec.covers == [DEMO_DAY, "2025-11-13"] and rec.status == "sent"
     assert Scheduler(settings).tick(eastern(2025, 11, 12, 22, 0)).days == []
+
+
+def test_serve_runs_a_pass_then_stops_cleanly_on_sigterm(denv: Env) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cfg = denv.write_config([])
+    proc = subprocess.Popen([sys.executable, "-m", "papersift", "--config", str(cfg), "serve"],
+                            env=os.environ | denv.env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # type: ignore[union-attr]
+        lines.append(line)
+        if line.startswith("next run at"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, "".join(lines) + rest
+    text = "".join(lines) + rest
+    assert "scheduler running" in text and "no listing for" in text  # offline, nothing stored
+    assert "finishing the pass in progress, then stopping" in text
