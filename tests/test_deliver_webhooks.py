@@ -194,3 +194,23 @@ def test_a_broken_custom_template_fails_its_channel_only(denv: Env,
     assert [o.status for o in out] == ["failed", "sent"]
     assert f"template {bad} line 1:" in out[0].detail and out[0].attempts == 1
     assert not hooks.received("slack") and len(hooks.received("hook")) == 1
+
+
+def test_daily_delivers_once_and_records_it_in_the_run(denv: Env,
+                                                       hooks: WebhookReceiver) -> None:
+    cfg = denv.write_config([channel(hooks, "webhook")])
+    outputs = []
+    for _ in range(2):
+        res = CliRunner().invoke(main, ["--config", str(cfg), "daily", "--date", DAY1],
+                                 env=denv.env)
+        assert res.exit_code == 0, res.output
+        outputs.append(res.output)
+    assert "webhook: sent — HTTP 200" in outputs[0]
+    assert "webhook: already sent earlier" in outputs[1]
+    assert len(hooks.received("hook")) == 1
+    runs = CliRunner().invoke(main, ["--config", str(cfg), "runs"], env=denv.env).output
+    assert "delivery: webhook already" in runs.splitlines()[0]
+    assert "delivery: webhook sent" in runs.splitlines()[1]
+    res = CliRunner().invoke(main, ["--config", str(cfg), "daily", "--date", DAY1, "--no-send"],
+                             env=denv.env)
+    assert res.exit_code == 0 and "webhook" not in res.output
