@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from papersift.cli import main
 from papersift.doctor import diagnose
+from papersift.jobs import threshold
 from papersift.store import Store
 from tests.delivery_fixtures import DAY1, USER, Env
 
@@ -48,10 +49,10 @@ def test_nothing_passed_the_threshold_and_an_unfinished_harvest(denv: Env) -> No
     with store.begin() as conn:
         store.save_harvest_state(conn, "oai x", "token-1", {"from": "2024-12-01",
                                                              "set": "cs"}, 3000)
-    settings = denv.settings([], "[digest]\nmin_score = 4.5")
+    settings = denv.settings([])
     text = "\n".join(diagnose(settings, DAY1))
     assert "finished: 0 papers from 412" in text
-    assert "Nothing passed your threshold (digest.min_score = 4.5): lower it" in text
+    assert f"Nothing passed your threshold ({threshold(settings)}): lower it" in text
     assert "stopped after 3000 records" in text and "papersift fetch --from 2024-12-01" in text
     assert json.dumps(store.unfinished_harvests()[0]["params"]) == \
         '{"from": "2024-12-01", "set": "cs"}'

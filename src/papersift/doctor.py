@@ -9,6 +9,7 @@ from papersift.calendar import latest_listing_day, no_listing_reason
 from papersift.config import Settings
 from papersift.deliver.channels import channels_for
 from papersift.errors import ConfigError
+from papersift.jobs import threshold
 from papersift.profile.config_source import from_settings
 from papersift.store import Store
 
@@ -62,9 +63,9 @@ def _diagnose(settings: Settings, store: Store, day: str | None, user: str) -> l
         if r["status"] == "ok":
             out.append(f"The last {when} finished: {detail}.")
             if detail.startswith("0 papers"):
-                out.append(f"Nothing passed your threshold (digest.min_score = "
-                           f"{settings['digest.min_score']}): lower it, or add papers you "
-                           "like to your library so more of the day matches.")
+                out.append(f"Nothing passed your threshold ({threshold(settings)}): "
+                           "lower it, or add papers you like to your library so more of "
+                           "the day matches.")
         elif r["status"] == "empty":
             out.append(f"The last {when} found no listing: {detail}.")
         elif r["status"] == "failed":

@@ -120,8 +120,13 @@ def _as_digest(settings: Settings, store: Store, user: str, day: str,
                                 for e in stored], candidates=len(candidates))
     if not stored:
         digest.note = (f"nothing in the {len(candidates)} papers of {day} passed your "
-                       f"threshold (digest.min_score = {settings['digest.min_score']})")
+                       f"threshold ({threshold(settings)})")
     return digest
+
+
+def threshold(settings: Settings) -> str:
+    """The digest threshold in words (the empty-digest note and `papersift doctor`)."""
+    return f"digest.min_score = {settings['digest.min_score']}"
 
 
 def load_digest(settings: Settings, store: Store, user: str, day: str) -> Digest | None:
