@@ -4,7 +4,7 @@ about 30 % of attempts — connections reset at accept (the server looks down), 
 answers slower than the client's timeout — and `kill -9` of the delivering process at
 random moments. Counts attempts, deliveries, duplicates and losses.
 
-    .venv/bin/python benchmarks/delivery.py --dump ../shared/data/arxiv-cs-2024-2026.jsonl.gz
+    make bench-delivery   # or: .venv/bin/python benchmarks/delivery.py --dump FILE
 
 Writes its own section of benchmarks/RESULTS.md (replacing an earlier one).
 """
@@ -202,7 +202,8 @@ def run(dump: Path, seed: int) -> list[str]:
         slack_dupes = sum(n for k, n in dupes.items() if k[2] == "slack")
         return [
             SECTION, "",
-            f"Command: `.venv/bin/python benchmarks/delivery.py --dump {dump}` (seed {seed}), "
+            "Command: `make bench-delivery` (`.venv/bin/python benchmarks/delivery.py "
+            f"--dump {dump}`, seed {seed}), "
             f"run {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores. A replayed week "
             f"({WEEK[0]} – {WEEK[-1]}, real listings; each user's digest is the 10 papers "
             "matching their keywords) delivered to 3 users × 3 channels: e-mail (aiosmtpd on "
