@@ -8,7 +8,7 @@ DEMO_DAY ?= 2025-11-12
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-delivery clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --dump $(DUMP) --out benchmarks/RESULTS.md
+
+bench-delivery: $(STAMP)
+	$(BIN)/python benchmarks/delivery.py --dump $(DUMP) --out benchmarks/RESULTS.md
 
 clean:
 	rm -rf out $(VENV)

@@ -125,21 +125,24 @@ def fetch(ctx: click.Context, ids: tuple[str, ...], from_: str | None,
 @main.command()
 @click.option("--date", "day", help="Listing day YYYY-MM-DD (default: the latest).")
 @click.option("--user", help="Whose digest (default: profile.user).")
+@click.option("--no-send", is_flag=True, help="Do not deliver to the configured channels.")
 @click.pass_context
-def daily(ctx: click.Context, day: str | None, user: str | None) -> None:
-    """Rank a day's listing for your profile and write the digest."""
+def daily(ctx: click.Context, day: str | None, user: str | None, no_send: bool) -> None:
+    """Rank a day's listing for your profile, write the digest and deliver it."""
     from papersift.deliver.render import print_table
     from papersift.jobs import daily as run
 
     settings = _settings(ctx)
     with _bar("embedding", None) as update:
         result = run(settings, parse_day(day) if day else None, user=user,
-                     log=lambda m: err.print(m), progress=update)
+                     log=lambda m: err.print(m), progress=update, send=not no_send)
     for w in result.warnings:
         err.print(Text.assemble(("warning: ", "yellow"), w))
     print_table(result.digest, console)
     for path in result.files:
         console.print(f"wrote {path}")
+    for outcome in result.deliveries:
+        console.print(str(outcome))
 
 
 @main.command()
@@ -241,4 +244,5 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
             console.print(f"{r.ranker} {name}: " + " ".join(
                 f"{k}={m[k]:.3f}" for k in bt.METRICS) + f" positives={m['positives']}")
 
+import papersift.cli_deliver  # noqa: E402, F401  (registers deliver, serve, doctor, catchup)
 from papersift import cli_quality  # noqa: E402, F401  (registers `papersift quality`)

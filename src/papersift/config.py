@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +102,40 @@ SCHEMA: dict[str, dict[str, Key]] = {
                            path=True),
         "link_days": Key(int, 14, "Days a feedback link in a delivered digest stays valid."),
     },
+    "delivery": {
+        "retries": Key(int, 3, "Extra tries of a failed channel within one run (then again on "
+                       "the next run)."),
+        "backoff": Key(float, 2.0, "Seconds before the first retry; doubles each retry."),
+        "timeout": Key(float, 20.0, "Seconds before one SMTP or webhook call is abandoned."),
+        "max_attempts": Key(int, 20, "Give a delivery up after this many attempts over all "
+                            "runs (`papersift deliver --retry-failed` tries again)."),
+        "cadence": Key(str, "daily", "daily: a digest per listing day; weekly: one digest of "
+                       "the week's best, delivered on `weekly_day`."),
+        "weekly_day": Key(str, "fri", "With cadence = weekly: the listing day (mon–fri) whose "
+                          "run delivers the week."),
+    },
+    "schedule": {
+        "time": Key(str, "20:30", "When `papersift serve` runs the daily job (HH:MM), after "
+                    "arXiv's announcement."),
+        "timezone": Key(str, "America/New_York", "Time zone of schedule.time (arXiv's)."),
+        "days": Key(list, ["sun", "mon", "tue", "wed", "thu"], "Weekdays the job runs "
+                    "(arXiv announces Sunday–Thursday evenings).", str),
+        "catchup": Key(str, "each", "After downtime: each (a digest per missed day), merged "
+                       "(one digest of the missed days' best) or off."),
+        "catchup_days": Key(int, 7, "Missed listing days caught up at most."),
+    },
 }
+
+# `[[channel]]` tables: where digests go. Their keys depend on the channel type and are
+# checked by papersift.deliver.channels, which knows the types.
+CHANNEL_TABLE = "channel"
 
 
 @dataclass
 class Settings:
     values: dict[str, dict[str, Any]]
     source: Path | None = None
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def __getitem__(self, dotted: str) -> Any:
         section, key = dotted.split(".", 1)
@@ -189,6 +216,7 @@ def load(path: Path | None = None, env: dict[str, str] | None = None) -> Setting
     path = Path(path or env.get("PAPERSIFT_CONFIG") or default_config_path()).expanduser()
     values = {s: {k: spec.default for k, spec in keys.items()} for s, keys in SCHEMA.items()}
     source: Path | None = None
+    channels: list[dict[str, Any]] = []
     if path.exists():
         source = path.resolve()
         try:
@@ -197,6 +225,10 @@ def load(path: Path | None = None, env: dict[str, str] | None = None) -> Setting
             raise ConfigError(f"config file {path} is not valid TOML ({e}): fix the syntax") \
                 from None
         where = _where(path)
+        channels = data.pop(CHANNEL_TABLE, [])
+        if not isinstance(channels, list) or not all(isinstance(c, dict) for c in channels):
+            raise ConfigError(f"config entry {CHANNEL_TABLE!r} must be [[{CHANNEL_TABLE}]] "
+                              f"tables{where}: write each channel as [[{CHANNEL_TABLE}]]")
         for section, table in data.items():
             if section not in SCHEMA:
                 raise ConfigError(
@@ -224,7 +256,7 @@ def load(path: Path | None = None, env: dict[str, str] | None = None) -> Setting
             name = f"PAPERSIFT_{section.upper()}_{key.upper()}"
             if name in env:
                 values[section][key] = _from_env(env[name], spec, name)
-    return Settings(values, source)
+    return Settings(values, source, channels)
 
 
 def _toml_value(value: Any) -> str:
@@ -237,6 +269,28 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
+
+
+CHANNEL_EXAMPLE = """Delivery channels: add one [[channel]] table per destination (several at once).
+Secrets never go in this file: name an environment variable or a 0600 file instead.
+[[channel]]
+name = "mail"                      # unique; deliveries are recorded per (user, day, name)
+type = "email"                     # email, feed, slack, feishu, dingtalk, wecom, discord, webhook
+to = ["me@example.org"]
+sender = "papersift <papersift@example.org>"
+host = "smtp.example.org"
+port = 587
+security = "starttls"              # starttls, tls (implicit, port 465) or none
+username = "papersift@example.org"
+password_env = "PAPERSIFT_SMTP_PASSWORD"   # or password_file = "~/.config/papersift/smtp"
+
+[[channel]]
+name = "lab-slack"
+type = "slack"
+url_env = "SLACK_WEBHOOK_URL"      # or url = "https://hooks.slack.com/services/..."
+users = ["ann"]                    # only these users' digests (default: every user)
+
+`papersift channels` lists the types and every key they take."""
 
 
 def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
@@ -255,4 +309,5 @@ def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
             else:
                 lines.append(f"{key} = {_toml_value(value)}")
         lines.append("")
+    lines += [f"# {line}" if line else "" for line in CHANNEL_EXAMPLE.splitlines()] + [""]
     return "\n".join(lines)

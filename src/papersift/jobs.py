@@ -7,15 +7,19 @@ rerun prints the same digest and stores nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from papersift.calendar import latest_listing_day, no_listing_reason
 from papersift.config import Settings
+from papersift.deliver.channels import channels_for
 from papersift.deliver.digest import Digest, Entry
+from papersift.deliver.exactly_once import Outcome, deliver
 from papersift.deliver.render import write_files
 from papersift.errors import PapersiftError, SourceError
 from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
@@ -30,10 +34,11 @@ from papersift.rank.base import (
 )
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
 from papersift.records import Paper
-from papersift.store import Store
+from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
 
 Log = Callable[[str], None]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -43,6 +48,7 @@ class DailyResult:
     files: list[Path] = field(default_factory=list)
     reused: bool = False  # the digest was already stored: nothing was ranked again
     warnings: list[str] = field(default_factory=list)
+    deliveries: list[Outcome] = field(default_factory=list)
 
 
 def _quiet(_: str) -> None:
@@ -51,11 +57,14 @@ def _quiet(_: str) -> None:
 
 def daily(settings: Settings, day: str | None = None, *, user: str | None = None,
           log: Log = _quiet, progress: Progress | None = None,
-          embedder: Embedder | None = None) -> DailyResult:
+          embedder: Embedder | None = None, send: bool = True) -> DailyResult:
+    """Rank `day` for the user, write the files and (with `send`) deliver to the channels."""
     spec = from_settings(settings)
     if user:
         spec.user = user
     require_nonempty(spec, settings)
+    if send:
+        channels_for(settings, spec.user)  # a channel config error stops us before ranking
     day = day or latest_listing_day()
     store = Store(settings.store_url)
     run_id = store.start_run("daily", spec.user, day)
@@ -81,16 +90,7 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
                            progress)
         else:
             result.reused = True
-        by_id = {p.id: p for p in candidates}
-        by_id.update(store.get_papers([e.paper_id for e in stored if e.paper_id not in by_id]))
-        result.digest.entries = [Entry(e.rank, by_id[e.paper_id], e.score, e.reason)
-                                 for e in stored]
-        if not stored:
-            result.digest.note = (f"nothing in the {len(candidates)} papers of {day} is worth "
-                                  f"reading at your threshold (digest.min_level = "
-                                  f"{settings['digest.min_level']}: top "
-                                  f"{100 * (1 - settings['digest.min_level']):.0f}% of "
-                                  "recent papers)")
+        result.digest = _as_digest(settings, store, spec.user, day, stored, candidates)
         stage = "deliver"
         store.update_run(run_id, stage=stage)
         try:
@@ -98,14 +98,115 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
         except OSError as e:
             raise PapersiftError(f"cannot write the digest to {settings.digest_dir}: "
                                  f"{e.strerror}; fix digest.out_dir") from None
-        store.update_run(run_id, status="ok", stage="done",
-                         detail=f"{len(stored)} papers from {len(candidates)}")
+        detail = f"{len(stored)} papers from {len(candidates)}"
+        if send:
+            result.deliveries = deliver_day(settings, store, spec.user, day, log=log)
+            if result.deliveries:
+                detail += "; delivery: " + ", ".join(
+                    f"{o.channel} {o.status}" for o in result.deliveries)
+        store.update_run(run_id, status="ok", stage="done", detail=detail)
         return result
     except BaseException as e:
         store.update_run(run_id, status="failed", stage=stage, detail=str(e) or repr(e))
         raise
     finally:
         store.close()
+
+
+def _as_digest(settings: Settings, store: Store, user: str, day: str,
+               stored: list[DigestEntry], candidates: list[Paper]) -> Digest:
+    by_id = {p.id: p for p in candidates}
+    by_id.update(store.get_papers([e.paper_id for e in stored if e.paper_id not in by_id]))
+    digest = Digest(user, day, [Entry(e.rank, by_id[e.paper_id], e.score, e.reason)
+                                for e in stored], candidates=len(candidates))
+    if not stored:
+        digest.note = (f"nothing in the {len(candidates)} papers of {day} is worth reading "
+                       f"at your threshold ({threshold(settings)})")
+    return digest
+
+
+def threshold(settings: Settings) -> str:
+    """The digest threshold in words (the empty-digest note and `papersift doctor`)."""
+    level = settings["digest.min_level"]
+    return f"digest.min_level = {level}: top {100 * (1 - level):.0f}% of recent papers"
+
+
+def load_digest(settings: Settings, store: Store, user: str, day: str) -> Digest | None:
+    """The stored digest of (user, day), or None when that day was never ranked."""
+    stored = store.digest(user, day)
+    if stored is None:
+        return None
+    wanted = set(settings["arxiv.categories"])
+    listed = [p for p in store.listing(day) if not wanted or wanted.intersection(p.categories)]
+    return _as_digest(settings, store, user, day, stored, listed)
+
+
+def merged_digest(settings: Settings, store: Store, user: str, days: list[str],
+                  size: int | None = None) -> Digest:
+    """The best papers of several stored digests (catch-up, weekly): scores are comparable
+    across days (each is standardised against its own recent background)."""
+    parts = [d for d in (load_digest(settings, store, user, day) for day in days) if d]
+    entries = sorted((e for d in parts for e in d.entries), key=lambda e: -e.score)
+    entries = entries[: size or settings["digest.size"]]
+    for rank, e in enumerate(entries, 1):
+        e.rank = rank
+    merged = Digest(user, days[-1], entries, candidates=sum(d.candidates for d in parts),
+                    since=days[0])
+    if not parts:
+        merged.note = f"no stored digest between {days[0]} and {days[-1]}"
+    elif not entries:
+        merged.note = f"nothing passed your threshold between {days[0]} and {days[-1]}"
+    return merged
+
+
+def week_days(day: str) -> list[str]:
+    """Monday to `day`: the listing days a weekly digest delivered on `day` covers."""
+    d = date.fromisoformat(day)
+    return [(d - timedelta(days=k)).isoformat() for k in range(d.weekday(), -1, -1)]
+
+
+def deliver_day(settings: Settings, store: Store, user: str, day: str, *, log: Log = _quiet,
+                sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+    """Deliver the stored digest of (user, day) to the user's channels, honouring
+    delivery.cadence (weekly: only on weekly_day, the week's best)."""
+    channels = channels_for(settings, user)
+    if not channels:
+        return []
+    if settings["delivery.cadence"] == "weekly":
+        if WEEKDAYS[date.fromisoformat(day).weekday()] != settings["delivery.weekly_day"]:
+            return []
+        days = week_days(day)
+        digest = merged_digest(settings, store, user, days)
+        return deliver(settings, store, digest, covers=days, channels=channels, log=log,
+                       sleep=sleep)
+    digest = load_digest(settings, store, user, day)
+    if digest is None:
+        raise PapersiftError(f"no digest of {user!r} for {day} in the store: run "
+                             f"`papersift daily --date {day}` first")
+    return deliver(settings, store, digest, channels=channels, log=log, sleep=sleep)
+
+
+def retry_pending(settings: Settings, store: Store, user: str, *, due_only: bool = False,
+                  skip_days: Collection[str] = (), log: Log = _quiet,
+                  sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+    """Try again every delivery of `user` that failed or was killed in flight (`due_only`:
+    only those whose backoff has elapsed; `skip_days`: days this run just tried)."""
+    by_name = {c.name: c for c in channels_for(settings, user)}
+    out: list[Outcome] = []
+    now = utcnow()
+    for rec in store.deliveries(user=user):
+        if rec.status not in ("failed", "sending", "pending") or rec.channel not in by_name:
+            continue
+        if (due_only and rec.next_try and rec.next_try > now) or rec.day in skip_days:
+            continue
+        covers = rec.covers or [rec.day]
+        digest = (merged_digest(settings, store, user, covers) if len(covers) > 1
+                  else load_digest(settings, store, user, rec.day))
+        if digest is None:
+            continue
+        out += deliver(settings, store, digest, covers=covers, channels=[by_name[rec.channel]],
+                       log=log, sleep=sleep)
+    return out
 
 
 def _ingest(settings: Settings, store: Store, day: str, log: Log) -> list[Paper]:

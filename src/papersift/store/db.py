@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import schema as t
+from papersift.store.deliveries import DeliveriesMixin
 from papersift.store.quality import QualityQueries
 
 _HERE = Path(__file__).parent
@@ -67,7 +68,7 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries):
+class Store(QualityQueries, DeliveriesMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")

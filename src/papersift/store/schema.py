@@ -157,3 +157,42 @@ first_comments = Table(
     Column("updated", String(10)),  # the day that version is from
     Column("comments", Text),
 )
+
+
+# --- deliveries (issue 5) ----------------------------------------------------------------
+
+# One row per (user, day, channel): the exactly-once record. `status` is pending, sending
+# (an attempt is in flight, by `owner`), sent, failed (will be retried) or gave_up; `parts`
+# counts the messages of a split digest already accepted, so a resumed delivery skips them.
+deliveries = Table(
+    "deliveries", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("parts", Integer, nullable=False, default=0),
+    Column("key", String(128), nullable=False),  # idempotency key / Message-ID local part
+    Column("owner", String(128)),  # host:pid of the process sending it now
+    Column("next_try", String(32)),  # earliest time of the next attempt (backoff)
+    Column("error", Text),  # last failure, in words
+    Column("covers", Text),  # JSON list of listing days merged into this delivery
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("sent_at", String(32)),
+)
+
+# Every attempt, for `papersift doctor`: when, by whom, and what came back.
+delivery_attempts = Table(
+    "delivery_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("outcome", String(16)),  # sent | failed | NULL (killed while in flight)
+    Column("detail", Text),
+    Index("ix_delivery_attempts_key", "user", "day", "channel"),
+)
