@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import schema as t
+from papersift.store.profiles import ProfilesMixin
 
 _HERE = Path(__file__).parent
 
@@ -66,7 +67,7 @@ class DigestEntry:
     reason: str
 
 
-class Store:
+class Store(ProfilesMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")
