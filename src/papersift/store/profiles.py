@@ -46,7 +46,7 @@ class FeedbackRow:
     at: str
 
 
-def _norm_title(title: str) -> str:
+def norm_title(title: str) -> str:
     return re.sub(r"[^0-9a-z]+", " ", title.lower()).strip()
 
 
@@ -179,14 +179,14 @@ class ProfilesMixin:
         keys are the titles as given."""
         want: dict[str, list[str]] = {}
         for title in titles:
-            if norm := _norm_title(title):
+            if norm := norm_title(title):
                 want.setdefault(norm, []).append(title)
         out: dict[str, str] = {}
         if not want:
             return out
         with self.begin() as conn:
             for pid, title in conn.execute(select(t.papers.c.id, t.papers.c.title)):
-                for given in want.get(_norm_title(title), ()):
+                for given in want.get(norm_title(title), ()):
                     out.setdefault(given, pid)
         return out
 
