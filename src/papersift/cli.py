@@ -239,3 +239,6 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
         for name, m in r.per_list.items():
             console.print(f"{r.ranker} {name}: " + " ".join(
                 f"{k}={m[k]:.3f}" for k in bt.METRICS) + f" positives={m['positives']}")
+
+
+from papersift import cli_profile  # noqa: E402, F401  (registers `profile` and `rate`)

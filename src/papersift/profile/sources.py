@@ -51,12 +51,13 @@ class AddReport:
     described: bool = False
 
     def summary(self) -> str:
-        parts = [f"{self.source.location}: {self.entries} entries → {self.papers} papers "
+        where = "command line" if self.source.key == CLI_IDS else self.source.location
+        parts = [f"{where}: {self.entries} entries → {self.papers} papers "
                  f"(+{self.added} new, −{self.removed} gone)"]
         if self.by_title:
             parts.append(f"{self.by_title} matched by title")
         if self.unresolved:
-            parts.append(f"{len(self.unresolved)} not found on arXiv")
+            parts.append(f"{len(self.unresolved)} not found")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warnings")
         if self.described:
