@@ -128,8 +128,8 @@ def add_source(settings: Settings, store: Store, user: str, source: Source,
     ids = list(imported.ids)
     if imported.titles or imported.cited:
         found = store.ids_by_title(imported.titles + imported.cited)
+        report.by_title = len(set(found.values()) - set(ids))
         ids += [found[t] for t in imported.titles + imported.cited if t in found]
-        report.by_title = sum(t in found for t in imported.titles + imported.cited)
         missing = [t for t in dict.fromkeys(imported.titles) if t not in found]
         if missing and not settings["arxiv.offline"]:
             online = _titles_on_arxiv(settings, store, missing, report, log)
