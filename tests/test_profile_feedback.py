@@ -49,7 +49,7 @@ def labels(store: Store, user: str = "default") -> dict[str, tuple[str, int]]:
 def test_rate_up_down_save_dismiss(env: dict[str, str], store: Store) -> None:
     assert cli(env, "rate", "2401.00001", "up")[1] == "default: up 2401.00001\n"
     cli(env, "rate", "https://arxiv.org/abs/2401.00002v3", "👎")
-    code, out, _ = cli(env, "rate", "2401.00003", "save")
+    out = cli(env, "rate", "2401.00003", "save")[1]
     assert "not in the store yet" in out
     cli(env, "rate", "2401.00004", "dismiss")
     assert labels(store) == {"2401.00001": ("feedback", 1), "2401.00002": ("feedback", -1),
