@@ -297,3 +297,21 @@ def test_fuzzed_ris(tmp_path: Path, body: str) -> None:
         return
     assert set(got.ids) <= {"2401.12345", "2312.00752"}
     assert got.entries >= len(got.ids) + len(got.titles)
+
+
+def test_config_sources_and_a_vanished_file_keep_the_last_import(
+        tmp_path: Path, env: dict[str, str], store: Store) -> None:
+    (tmp_path / "papers").mkdir()
+    bib = tmp_path / "papers" / "lib.bib"
+    bib.write_text(BIB)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[profile]\nsources = ["papers/lib.bib"]\nmuted = ["robotics"]\n')
+    code, out, errs = cli(env, "--config", str(cfg), "profile", "sync")
+    assert code == 0, errs
+    assert f"{bib}: 7 entries → 5 papers" in out  # relative to the config file
+    bib.unlink()
+    code, out, errs = cli(env, "--config", str(cfg), "profile", "sync")
+    assert code == 0 and "its last import is kept" in errs and "does not exist" in errs
+    assert len(store.library("default")) == 5
+    code, out, _ = cli(env, "--config", str(cfg), "profile", "show")
+    assert "muted: robotics" in out
