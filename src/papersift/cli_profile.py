@@ -162,7 +162,7 @@ def show(ctx: click.Context, user: str | None) -> None:
     where = {r.source: r for r in b.sources}
     for key, n in sorted(b.by_source.items(), key=lambda kv: -kv[1]):
         row = where.get(key)
-        label = f"{row.kind} {row.location}" if row else key
+        label = key if row is None or row.kind == row.location else f"{row.kind} {row.location}"
         console.print(f"  {n:6d}  {label}" + (f" (synced {row.synced_at})" if row else ""))
     if b.clusters:
         console.print("main interests:")

@@ -132,7 +132,7 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
     """Store the config profile; look up library papers the store lacks."""
     store.save_profile(spec.user, spec.description, spec.keywords, spec.authors)
     if spec.user == settings["profile.user"]:  # the config profile is its owner's alone
-        store.sync_source(spec.user, "config", "config", "config file", spec.ids)
+        store.sync_library(spec.user, "config", spec.ids)
     ids = [e.paper_id for e in store.library(spec.user)]
     found = store.get_papers(ids)
     missing = [i for i in ids if i not in found]
