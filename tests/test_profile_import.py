@@ -14,7 +14,6 @@ from papersift import config
 from papersift.cli import main
 from papersift.errors import ProfileError
 from papersift.profile.bibfiles import read_bibtex, read_id_list, read_ris
-from papersift.profile.imported import MAX_BYTES
 from papersift.profile.notes import read_notes
 from papersift.profile.sources import add_source, parse_source
 from papersift.records import Paper
@@ -132,8 +131,9 @@ def test_huge_and_unreadable_files_are_one_line_errors(tmp_path: Path,
                                                        env: dict[str, str]) -> None:
     big = tmp_path / "huge.bib"
     with open(big, "wb") as f:
-        f.truncate(MAX_BYTES + 1)  # sparse: instant
-    with pytest.raises(ProfileError, match=r"huge\.bib is 64 MB, too large for a BibTeX"):
+        f.truncate(50 * 2**20)  # sparse: instant
+    with pytest.raises(ProfileError, match=r"huge\.bib is 50 MB, too large for a BibTeX file "
+                                           r"\(at most 32 MB\): split it"):
         read_bibtex(big)
     junk = tmp_path / "junk.ris"
     junk.write_text("this is not RIS\n")

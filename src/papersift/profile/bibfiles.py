@@ -30,7 +30,7 @@ def _add(out: Imported, fields: dict[str, object], title: object, where: str) ->
 
 
 def read_bibtex(path: Path) -> Imported:
-    text, warnings = read_text(path, "BibTeX file", "export only the papers you want")
+    text, warnings = read_text(path, "BibTeX file", "split it, or export without abstracts")
     out = Imported(warnings=warnings)
     logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)  # we report failures
     try:
@@ -56,7 +56,7 @@ _TAG = re.compile(r"^([A-Z][A-Z0-9])  - ?(.*)$")
 
 
 def read_ris(path: Path) -> Imported:
-    text, warnings = read_text(path, "RIS file", "export only the papers you want")
+    text, warnings = read_text(path, "RIS file", "split it, or export without abstracts")
     out = Imported(warnings=warnings)
     block: list[str] = []
     start = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from papersift.errors import ProfileError
 
-MAX_BYTES = 64 * 2**20  # a 5,000-entry export is ~3 MB; far larger is not a bibliography
+MAX_BYTES = 32 * 2**20  # a 5,000-entry export with abstracts is ~5 MB
 
 
 @dataclass
