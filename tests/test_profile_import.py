@@ -305,13 +305,15 @@ def test_config_sources_and_a_vanished_file_keep_the_last_import(
     bib = tmp_path / "papers" / "lib.bib"
     bib.write_text(BIB)
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[profile]\nsources = ["papers/lib.bib"]\nmuted = ["robotics"]\n')
+    cfg.write_text('[profile]\nsources = ["papers/lib.bib"]\nmuted = ["robotics"]\n'
+                   'ids = ["2312.00752", "2501.00001"]\n')
     code, out, errs = cli(env, "--config", str(cfg), "profile", "sync")
     assert code == 0, errs
     assert f"{bib}: 7 entries → 5 papers" in out  # relative to the config file
     bib.unlink()
     code, out, errs = cli(env, "--config", str(cfg), "profile", "sync")
     assert code == 0 and "its last import is kept" in errs and "does not exist" in errs
-    assert len(store.library("default")) == 5
+    assert len(store.library("default")) == 6  # the config's ids too
     code, out, _ = cli(env, "--config", str(cfg), "profile", "show")
     assert "muted: robotics" in out
+    assert any(line.startswith("       2  config (synced ") for line in out.splitlines())

@@ -34,11 +34,13 @@ def user_spec(settings: Settings, store: Store, user: str) -> ProfileSpec:
 
 def sync_sources(settings: Settings, store: Store, user: str, log: Log = lambda _: None,
                  warnings: list[str] | None = None) -> list[str]:
-    """Re-read every source of `user` (the config's profile.sources for its owner, and all
-    added with `profile add`). A source that fails keeps its last import and warns."""
+    """Re-read every source of `user` (for the config's owner its profile.ids and
+    profile.sources, and all added with `profile add`). A source that fails keeps its last
+    import and warns."""
     warnings = [] if warnings is None else warnings
     todo: dict[str, Source] = {}
     if user == settings["profile.user"]:
+        store.sync_library(user, "config", from_settings(settings).ids)
         for spec in settings["profile.sources"]:
             try:
                 src = parse_source(spec)
