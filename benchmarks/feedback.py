@@ -15,7 +15,7 @@ bibtex: a 5,000-entry BibTeX file of real papers (arXiv ids in eprint, url, doi 
 fields, and a fifth with only a title, matched against the store) imported with
 `papersift profile add` into a store holding the dump; baseline: bibtexparser alone.
 
-Results replace the section between the markers in --out (or print, without --out).
+Each part replaces its own marked block in --out (or prints, without --out).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from papersift.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-START, END = "<!-- issue-4 profiles:start -->", "<!-- issue-4 profiles:end -->"
 
 
 def feedback_part(a: argparse.Namespace) -> list[str]:
@@ -215,26 +214,35 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
     a.cache.parent.mkdir(parents=True, exist_ok=True)
+    header = ["## Profiles and feedback (issue 4)", "",
+              "Command: `python benchmarks/feedback.py --out benchmarks/RESULTS.md` (both parts; "
+              "`--part feedback` or `--part bibtex` reruns one), on x86_64, 2 cores.", ""]
+    blocks = {"header": header}
     parts = a.part.split(",")
-    lines = [START, "## Profiles and feedback (issue 4)", "",
-             f"Command: `python benchmarks/feedback.py --part {a.part}`, run "
-             f"{time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores.", ""]
+    stamp = f"(run {time.strftime('%Y-%m-%d')})"
     if "feedback" in parts:
-        lines += ["### Learning from feedback (list replay)", "", *feedback_part(a), ""]
+        blocks["feedback"] = [f"### Learning from feedback (list replay) {stamp}", "",
+                              *feedback_part(a), ""]
     if "bibtex" in parts:
-        lines += ["### Import speed: a 5,000-entry BibTeX file", "", *bibtex_part(a), ""]
-    lines.append(END)
-    text = "\n".join(lines) + "\n"
+        blocks["bibtex"] = [f"### Import speed: a 5,000-entry BibTeX file {stamp}", "",
+                            *bibtex_part(a), ""]
+    text = a.out.read_text() if a.out and a.out.exists() else ""
+    for name, lines in blocks.items():
+        text = _replace(text, name, lines)
     if a.out is None:
         print(text)
         return
-    old = a.out.read_text() if a.out.exists() else ""
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) + 1:]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    a.out.write_text(new)
+    a.out.write_text(text)
     print(f"wrote {a.out}", file=sys.stderr)
+
+
+def _replace(text: str, name: str, lines: list[str]) -> str:
+    """Put `lines` between this part's markers: other sections and parts stay as they are."""
+    start, end = f"<!-- issue-4 {name}:start -->", f"<!-- issue-4 {name}:end -->"
+    block = "\n".join([start, *lines, end]) + "\n"
+    if start in text and end in text:
+        return text[: text.index(start)] + block + text[text.index(end) + len(end) + 1:]
+    return text.rstrip("\n") + ("\n\n" if text else "") + block
 
 
 if __name__ == "__main__":
