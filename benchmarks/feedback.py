@@ -118,7 +118,9 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
         + f" | {seconds['with']:.1f} |",
         "",
         f"Macro ndcg@10: {m0['ndcg@10']:.3f} → {m1['ndcg@10']:.3f} "
-        f"(**{m1['ndcg@10'] - m0['ndcg@10']:+.3f}**; target ≥ +0.05).",
+        f"(**{m1['ndcg@10'] - m0['ndcg@10']:+.3f}**; target ≥ +0.05). The baseline is "
+        "`papersift backtest`'s own replay (BACKTEST.md); how much a 👍 or 👎 weighs is the "
+        "ranker's (`rank/`), which this measurement only calls.",
         "",
         "| list | ndcg@10 without | with | 👍 given | 👎 given |",
         "|---|---|---|---|---|",
