@@ -58,7 +58,7 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
     store = Store(settings.store_url)
     try:
         user = known_user(settings, store, user)
-        warnings = sync_sources(settings, store, user, log)
+        warnings = sync_sources(settings, store, user, log, search=False)
         spec = user_spec(settings, store, user)
         if spec.empty and not store.library(user):
             require_nonempty(spec, settings)

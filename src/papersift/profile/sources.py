@@ -121,8 +121,10 @@ def zotero_key(settings: Settings) -> str | None:
 
 
 def add_source(settings: Settings, store: Store, user: str, source: Source,
-               log: Log = lambda _: None) -> AddReport:
-    """Import `source` for `user`. Nothing is stored unless the whole source was read."""
+               log: Log = lambda _: None, *, search: bool = True) -> AddReport:
+    """Import `source` for `user`. Nothing is stored unless the whole source was read.
+    Titles missing from the store are searched on arXiv only if `search` (at 3 s a
+    request, the daily re-sync leaves that to `profile add`/`profile sync`)."""
     imported = read_source(settings, source)
     report = AddReport(source, entries=imported.entries, warnings=imported.warnings)
     ids = list(imported.ids)
@@ -131,7 +133,7 @@ def add_source(settings: Settings, store: Store, user: str, source: Source,
         report.by_title = len(set(found.values()) - set(ids))
         ids += [found[t] for t in imported.titles + imported.cited if t in found]
         missing = [t for t in dict.fromkeys(imported.titles) if t not in found]
-        if missing and not settings["arxiv.offline"]:
+        if missing and search and not settings["arxiv.offline"]:
             online = _titles_on_arxiv(settings, store, missing, report, log)
             ids += online.values()
             report.by_title += len(online)

@@ -33,11 +33,11 @@ def user_spec(settings: Settings, store: Store, user: str) -> ProfileSpec:
 
 
 def sync_sources(settings: Settings, store: Store, user: str, log: Log = lambda _: None,
-                 warnings: list[str] | None = None) -> list[str]:
+                 *, search: bool = True) -> list[str]:
     """Re-read every source of `user` (for the config's owner its profile.ids and
     profile.sources, and all added with `profile add`). A source that fails keeps its last
     import and warns."""
-    warnings = [] if warnings is None else warnings
+    warnings: list[str] = []
     todo: dict[str, Source] = {}
     if user == settings["profile.user"]:
         store.sync_library(user, "config", from_settings(settings).ids)
@@ -53,7 +53,7 @@ def sync_sources(settings: Settings, store: Store, user: str, log: Log = lambda 
             todo.setdefault(row.source, Source(row.kind, row.location))
     for src in todo.values():
         try:
-            report = add_source(settings, store, user, src, log)
+            report = add_source(settings, store, user, src, log, search=search)
         except ProfileError as e:
             warnings.append(f"{src.location}: {e}; its last import is kept")
             continue
