@@ -164,9 +164,9 @@ def bibtex_part(a: argparse.Namespace) -> list[str]:
         t0 = time.perf_counter()
         subprocess.run([papersift, "--version"], env=env, check=True, capture_output=True)
         startup = time.perf_counter() - t0
-    size = bib.stat().st_size if bib.exists() else 0
+        size = bib.stat().st_size
     lines = [
-        f"{n:,} entries of real papers ({size / 2**20 if size else 0:.1f} MB): 4 in 5 carry "
+        f"{n:,} entries of real papers ({size / 2**20:.1f} MB): 4 in 5 carry "
         "the arXiv id (eprint / url / doi 10.48550 / journal), 1 in 5 only its title (matched "
         "against the 178k-paper store); `arxiv.offline`, so no network.",
         "",
@@ -178,7 +178,9 @@ def bibtex_part(a: argparse.Namespace) -> list[str]:
         f"{runs[0][0] / parse:.2f}× |",
         f"| again (re-sync, nothing changes) | {runs[1][0]:.2f} | {runs[1][0] / parse:.2f}× |",
         "",
-        f"Output: `{runs[0][1]}` / `{runs[1][1]}`. Target: ≤ 10 s.",
+        "Output: `" + runs[0][1].split(": ", 1)[1] + "` / `" + runs[1][1].split(": ", 1)[1]
+        + "`. "
+        "Target: ≤ 10 s.",
     ]
     return lines
 
