@@ -155,9 +155,9 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
 def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
           candidates: list[Paper], embedder: Embedder, log: Log,
           progress: Progress | None, result: DailyResult) -> list[DigestEntry]:
-    entries = {e.paper_id: e for e in store.library(spec.user)}
+    held = {e.paper_id: e for e in store.library(spec.user)}
     rated = {f.paper_id for f in store.feedback(spec.user)}  # dismissed ones too
-    exclude = set(entries) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
+    exclude = set(held) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
     fresh, result.muted = drop_muted([p for p in candidates if p.id not in exclude], spec.muted)
     if result.muted:
         log(f"{result.muted} papers on muted topics left out")
@@ -176,9 +176,9 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     lib_vecs, cand_vecs, sample_vecs = np.split(vecs, [len(library), len(library) + len(fresh)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None
     profile = UserProfile(spec.user, library, lib_vecs,
-                          np.array([entries[p.id].label for p in library]), spec.keywords,
+                          np.array([held[p.id].label for p in library]), spec.keywords,
                           spec.authors, spec.description, desc_vec,
-                          [entries[p.id].added_at for p in library])
+                          [held[p.id].added_at for p in library])
     ranker.fit(profile, Background(recent, Candidates(sample, sample_vecs)))
     scored = ranker.rank(Candidates(fresh, cand_vecs), explain=settings["digest.size"])
     picks = [s for s in scored if s.score >= settings["digest.min_score"]]
