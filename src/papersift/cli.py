@@ -244,5 +244,9 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
             console.print(f"{r.ranker} {name}: " + " ".join(
                 f"{k}={m[k]:.3f}" for k in bt.METRICS) + f" positives={m['positives']}")
 
-import papersift.cli_deliver  # noqa: E402, F401  (registers deliver, serve, doctor, catchup)
-from papersift import cli_quality  # noqa: E402, F401  (registers `papersift quality`)
+# Each module registers its commands on `main`.
+from papersift import (  # noqa: E402, F401
+    cli_deliver,  # deliver, serve, doctor, catchup, channels
+    cli_profile,  # profile, rate
+    cli_quality,  # quality
+)

@@ -93,6 +93,21 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         str),
         "authors": Key(list, [], "Authors you follow (as written on arXiv).", str),
         "description": Key(str, "", "Your interests in a few sentences, any language."),
+        "sources": Key(list, [], "Where you keep papers, re-read before each digest: BibTeX "
+                       "(.bib), RIS (.ris), id lists (.txt), Markdown notes (a .md file or a "
+                       "folder), a zotero.sqlite, or zotero://user/<id> | zotero://group/<id> "
+                       "(Web API).", str, path=True),
+        "muted": Key(list, [], "Muted topics: papers whose title or abstract has one of these "
+                     "phrases, or whose category is one of these (e.g. cs.CV), are dropped.",
+                     str),
+    },
+    "zotero": {
+        "api_url": Key(str, "https://api.zotero.org", "Zotero Web API base URL."),
+        "api_key_file": Key(str, None, "File (mode 0600) holding your Zotero API key; "
+                            "PAPERSIFT_ZOTERO_API_KEY overrides it.", path=True),
+        "collections": Key(list, [], "Only these collections (and their subcollections); "
+                           "empty = the whole library.", str),
+        "exclude_collections": Key(list, [], "Never these collections.", str),
     },
     "web": {
         "base_url": Key(str, "http://127.0.0.1:8765", "Public address of `papersift serve`; "
@@ -304,7 +319,8 @@ def render_template(overrides: dict[str, dict[str, Any]] | None = None) -> str:
             lines.append(f"# {spec.doc}")
             value = overrides.get(section, {}).get(key, spec.default)
             if value is None:
-                default = default_store_url() if key == "url" else default_digest_dir()
+                default = {"url": default_store_url(), "out_dir": default_digest_dir()}.get(
+                    key, "")
                 lines.append(f"# {key} = {_toml_value(default)}")
             else:
                 lines.append(f"{key} = {_toml_value(value)}")

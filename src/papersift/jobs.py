@@ -22,7 +22,9 @@ from papersift.deliver.digest import Digest, Entry
 from papersift.deliver.exactly_once import Outcome, deliver
 from papersift.deliver.render import write_files
 from papersift.errors import PapersiftError, SourceError
-from papersift.profile.config_source import ProfileSpec, from_settings, require_nonempty
+from papersift.profile.config_source import ProfileSpec, require_nonempty
+from papersift.profile.mute import drop_muted
+from papersift.profile.user import known_user, sync_sources, user_spec
 from papersift.quality.scoring import assess
 from papersift.rank.base import (
     Background,
@@ -49,6 +51,7 @@ class DailyResult:
     reused: bool = False  # the digest was already stored: nothing was ranked again
     warnings: list[str] = field(default_factory=list)
     deliveries: list[Outcome] = field(default_factory=list)
+    muted: int = 0  # candidates dropped for a muted topic
 
 
 def _quiet(_: str) -> None:
@@ -59,14 +62,19 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
           log: Log = _quiet, progress: Progress | None = None,
           embedder: Embedder | None = None, send: bool = True) -> DailyResult:
     """Rank `day` for the user, write the files and (with `send`) deliver to the channels."""
-    spec = from_settings(settings)
-    if user:
-        spec.user = user
-    require_nonempty(spec, settings)
-    if send:
-        channels_for(settings, spec.user)  # a channel config error stops us before ranking
     day = day or latest_listing_day()
     store = Store(settings.store_url)
+    try:
+        user = known_user(settings, store, user)
+        warnings = sync_sources(settings, store, user, log, search=False)
+        spec = user_spec(settings, store, user)
+        if spec.empty and not store.library(user):
+            require_nonempty(spec, settings)
+        if send:
+            channels_for(settings, spec.user)  # a channel config error stops us before ranking
+    except BaseException:
+        store.close()
+        raise
     run_id = store.start_run("daily", spec.user, day)
     stage = "ingest"
     try:
@@ -79,7 +87,8 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
             store.update_run(run_id, status="empty", detail=note)
             return DailyResult(Digest(spec.user, day, note=note))
         stage = "profile"
-        result = DailyResult(Digest(spec.user, day, candidates=len(candidates)))
+        result = DailyResult(Digest(spec.user, day, candidates=len(candidates)),
+                             warnings=warnings)
         library = _sync_profile(settings, store, spec, result.warnings)
         stored = store.digest(spec.user, day)
         if stored is None:
@@ -87,7 +96,7 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
             store.update_run(run_id, stage=stage)
             embedder = embedder or make_embedder(settings)
             stored = _rank(settings, store, spec, day, library, candidates, embedder, log,
-                           progress)
+                           progress, result)
         else:
             result.reused = True
         result.digest = _as_digest(settings, store, spec.user, day, stored, candidates)
@@ -226,7 +235,8 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
                   warnings: list[str]) -> list[Paper]:
     """Store the config profile; look up library papers the store lacks."""
     store.save_profile(spec.user, spec.description, spec.keywords, spec.authors)
-    store.sync_library(spec.user, "config", spec.ids)
+    if spec.user == settings["profile.user"]:  # the config profile is its owner's alone
+        store.sync_library(spec.user, "config", spec.ids)
     ids = [e.paper_id for e in store.library(spec.user)]
     found = store.get_papers(ids)
     missing = [i for i in ids if i not in found]
@@ -248,10 +258,13 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
 
 def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
           candidates: list[Paper], embedder: Embedder, log: Log,
-          progress: Progress | None) -> list[DigestEntry]:
-    labels = {e.paper_id: e.label for e in store.library(spec.user)}
-    exclude = set(labels) | store.shown_papers(spec.user, [p.id for p in candidates])
-    fresh = [p for p in candidates if p.id not in exclude]
+          progress: Progress | None, result: DailyResult) -> list[DigestEntry]:
+    held = {e.paper_id: e for e in store.library(spec.user)}
+    rated = {f.paper_id for f in store.feedback(spec.user)}  # dismissed ones too
+    exclude = set(held) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
+    fresh, result.muted = drop_muted([p for p in candidates if p.id not in exclude], spec.muted)
+    if result.muted:
+        log(f"{result.muted} papers on muted topics left out")
     ranker = get_ranker(settings["digest.ranker"])
     recent = _recent(store, day) if ranker.uses_background else []
     sample = background_sample(recent)
@@ -267,8 +280,9 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     lib_vecs, cand_vecs, sample_vecs = np.split(vecs, [len(library), len(library) + len(fresh)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None
     profile = UserProfile(spec.user, library, lib_vecs,
-                          np.array([labels[p.id] for p in library]), spec.keywords,
-                          spec.authors, spec.description, desc_vec)
+                          np.array([held[p.id].label for p in library]), spec.keywords,
+                          spec.authors, spec.description, desc_vec,
+                          [held[p.id].added_at for p in library])
     recent_sample = Candidates(sample, sample_vecs)
     ranker.fit(profile, Background(recent, recent_sample))
     ranker.calibrate(recent_sample)

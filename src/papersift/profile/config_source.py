@@ -18,6 +18,7 @@ class ProfileSpec:
     keywords: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
     description: str = ""
+    muted: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -58,6 +59,7 @@ def from_settings(settings: Settings) -> ProfileSpec:
         keywords=[k.strip() for k in settings["profile.keywords"] if k.strip()],
         authors=[a.strip() for a in settings["profile.authors"] if a.strip()],
         description=settings["profile.description"].strip(),
+        muted=[m.strip() for m in settings["profile.muted"] if m.strip()],
     )
 
 

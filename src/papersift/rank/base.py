@@ -34,6 +34,7 @@ class UserProfile:
     authors: list[str] = field(default_factory=list)
     description: str = ""
     description_vec: np.ndarray | None = None  # (d,)
+    added_at: list[str] | None = None  # ISO time each library paper was added or rated
 
 
 @dataclass

@@ -20,6 +20,7 @@ from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import schema as t
 from papersift.store.deliveries import DeliveriesMixin
+from papersift.store.profiles import ProfilesMixin
 from papersift.store.quality import QualityQueries
 
 _HERE = Path(__file__).parent
@@ -68,7 +69,7 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries, DeliveriesMixin):
+class Store(QualityQueries, DeliveriesMixin, ProfilesMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")
@@ -222,19 +223,7 @@ class Store(QualityQueries, DeliveriesMixin):
 
     def sync_library(self, user: str, source: str, paper_ids: Sequence[str]) -> None:
         """Make the `source` part of the user's library exactly `paper_ids` (re-sync safe)."""
-        with self.begin() as conn:
-            have = set(conn.execute(select(t.library.c.paper_id).where(
-                t.library.c.user == user, t.library.c.source == source)).scalars())
-            gone = have - set(paper_ids)
-            if gone:
-                conn.execute(t.library.delete().where(
-                    t.library.c.user == user, t.library.c.source == source,
-                    t.library.c.paper_id.in_(gone)))
-            now = utcnow()
-            rows = [{"user": user, "paper_id": pid, "source": source, "label": 1,
-                     "added_at": now} for pid in dict.fromkeys(paper_ids) if pid not in have]
-            if rows:
-                conn.execute(self._insert(t.library).on_conflict_do_nothing(), rows)
+        self.sync_source(user, source, source[:16], source, paper_ids)
 
     def library(self, user: str) -> list[LibraryEntry]:
         q = select(t.library).where(t.library.c.user == user).order_by(t.library.c.added_at,

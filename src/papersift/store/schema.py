@@ -196,3 +196,50 @@ delivery_attempts = Table(
     Column("detail", Text),
     Index("ix_delivery_attempts_key", "user", "day", "channel"),
 )
+
+
+# --- profiles from imported sources, and feedback (issue 4) ---------------------------------
+# `library` stays the one view rankers read; these tables are what it is rebuilt from, so a
+# paper held by two sources survives the removal of one, and feedback outranks imports.
+
+# Where a user's papers come from: a BibTeX file, a Zotero library, a notes folder...
+profile_sources = Table(
+    "profile_sources", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("source", String(32), primary_key=True),  # kind:hash of the location
+    Column("kind", String(16), nullable=False),
+    Column("location", Text, nullable=False),  # as the user wrote it (path, zotero:user/1)
+    Column("text", Text, nullable=False, default=""),  # interest prose (notes)
+    Column("items", Integer, nullable=False, default=0),
+    Column("synced_at", String(32), nullable=False),
+)
+
+# Which papers each source holds (the library is their union plus feedback).
+library_items = Table(
+    "library_items", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("paper_id", String(32), primary_key=True),
+    Column("added_at", String(32), nullable=False),
+)
+
+# Followed authors, keywords and muted topics added outside the config file.
+profile_terms = Table(
+    "profile_terms", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # author | keyword | mute
+    Column("value", Text, primary_key=True),
+    Column("added_at", String(32), nullable=False),
+)
+
+# Every rating as it happened (up/down/save/dismiss); the latest per paper decides its label.
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("paper_id", String(32), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("via", String(16), nullable=False),  # cli | web | link | bootstrap
+    Column("at", String(32), nullable=False),
+    Index("ix_feedback_user_paper", "user", "paper_id"),
+)

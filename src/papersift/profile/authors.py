@@ -1,0 +1,46 @@
+"""Followed authors: which people in the store a name may mean, told apart by co-authors."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+from papersift.store import Store
+
+
+@dataclass
+class Candidate:
+    name: str  # as written on arXiv
+    papers: int = 0
+    coauthors: Counter[str] = field(default_factory=Counter)
+
+    def describe(self) -> str:
+        top = ", ".join(n for n, _ in self.coauthors.most_common(3))
+        return f"{self.name} ({self.papers} papers{', with ' + top if top else ''})"
+
+
+def _parts(name: str) -> list[str]:
+    s = "".join(c for c in unicodedata.normalize("NFKD", name)
+                 if not unicodedata.combining(c)).lower()
+    return s.replace(".", " ").replace("-", " ").split()
+
+
+def candidates(store: Store, name: str, limit: int = 5) -> list[Candidate]:
+    """Names in the store with `name`'s surname and compatible initials, most papers
+    first; each with the co-authors that tell people of the same name apart."""
+    want = _parts(name)
+    if not want:
+        return []
+    found: dict[str, Candidate] = {}
+    for _, authors in store.papers_by_author(name.split()[-1]):
+        for a in authors:
+            theirs = _parts(a)
+            if not theirs or theirs[-1] != want[-1]:
+                continue
+            if len(want) > 1 and (len(theirs) < 2 or theirs[0][0] != want[0][0]):
+                continue
+            c = found.setdefault(a, Candidate(a))
+            c.papers += 1
+            c.coauthors.update(o for o in authors if o != a)
+    return sorted(found.values(), key=lambda c: (-c.papers, c.name))[:limit]

@@ -1,0 +1,45 @@
+"""Migration 0002 keeps existing libraries, and the library view's rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from papersift.store import Store
+from papersift.store import db as store_db
+
+
+def test_upgrade_from_0001_keeps_the_library(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    cfg = Config(str(Path(store_db.__file__).parent / "alembic.ini"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO library VALUES ('ana', '2401.00001', 'config', 1, "
+                          "'2025-01-01T00:00:00+00:00')"))
+    engine.dispose()
+    store = Store(url)  # migrates to head
+    assert [(e.paper_id, e.source, e.added_at) for e in store.library("ana")] == [
+        ("2401.00001", "config", "2025-01-01T00:00:00+00:00")]
+    store.sync_library("ana", "config", ["2401.00002"])  # the config dropped the first paper
+    assert [e.paper_id for e in store.library("ana")] == ["2401.00002"]
+
+
+def test_library_view_rules(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    store.sync_source("u", "bibtex:1", "bibtex", "a.bib", ["p1", "p2"], now="2025-01-01")
+    store.sync_source("u", "notes:1", "notes", "n/", ["p2", "p3"], now="2025-02-01")
+    view = {e.paper_id: (e.source, e.label, e.added_at) for e in store.library("u")}
+    assert view == {"p1": ("bibtex:1", 1, "2025-01-01"), "p2": ("bibtex:1", 1, "2025-01-01"),
+                    "p3": ("notes:1", 1, "2025-02-01")}  # the earliest source holds it
+    store.record_feedback("u", "p3", "down", "web", at="2025-03-01")
+    store.record_feedback("u", "p1", "dismiss", "web", at="2025-03-02")
+    assert store.remove_source("u", "bibtex:1") == 2
+    view = {e.paper_id: (e.source, e.label, e.added_at) for e in store.library("u")}
+    assert view == {"p2": ("notes:1", 1, "2025-02-01"), "p3": ("feedback", -1, "2025-03-01")}
+    assert store.library_by_source("u") == {"notes:1": 2, "feedback 👎": 1}
+    assert store.library("v") == [] and store.users() == {"u"}
