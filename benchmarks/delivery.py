@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sections  # noqa: E402  (benchmarks/, the script's folder)
+
 from papersift.config import _toml_value  # noqa: E402
 from papersift.sources.dump import import_dump  # noqa: E402
 from papersift.store import Store  # noqa: E402
@@ -251,14 +253,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5)
     a = ap.parse_args()
     lines = run(a.dump, a.seed)
-    text = a.out.read_text() if a.out.exists() else "# Benchmark results\n"
-    if SECTION in text:  # replace our section, keep the others
-        head, rest = text.split(SECTION, 1)
-        tail = rest.split("\n## ", 1)
-        text = head + "\n".join(lines) + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
-    a.out.write_text(text)
+    sections.write(a.out, {"delivery": lines})
     print("\n".join(lines))
 
 

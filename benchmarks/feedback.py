@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sections  # benchmarks/, the script's folder
 
 from papersift import config
 from papersift.backtest import Corpus, list_metrics, macro, tasks_from_splits
@@ -232,21 +233,12 @@ def main() -> None:
                             *bibtex_part(a), ""]
     text = a.out.read_text() if a.out and a.out.exists() else ""
     for name, lines in blocks.items():
-        text = _replace(text, name, lines)
+        text = sections.replace(text, f"issue-4 {name}", lines)
     if a.out is None:
         print(text)
         return
     a.out.write_text(text)
     print(f"wrote {a.out}", file=sys.stderr)
-
-
-def _replace(text: str, name: str, lines: list[str]) -> str:
-    """Put `lines` between this part's markers: other sections and parts stay as they are."""
-    start, end = f"<!-- issue-4 {name}:start -->", f"<!-- issue-4 {name}:end -->"
-    block = "\n".join([start, *lines, end]) + "\n"
-    if start in text and end in text:
-        return text[: text.index(start)] + block + text[text.index(end) + len(end) + 1:]
-    return text.rstrip("\n") + ("\n\n" if text else "") + block
 
 
 if __name__ == "__main__":

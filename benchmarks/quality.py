@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sections
 from run import PAPERSIFT, ROOT, measure
 
 SHARED = ROOT.parent / "shared" / "data"
-START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 SPLIT = "2025-10-01"
 
 
@@ -41,7 +40,7 @@ def section(dump: Path, signals: Path, weights: list[str]) -> list[str]:
     exp_s, exp_mib, _ = measure([*PAPERSIFT, "quality", "export", "--out",
                                  str(work / "quality.jsonl")], env)
     n = len((work / "quality.jsonl").read_text().splitlines())
-    lines = [START, "## Quality signal (issue 9: `benchmarks/quality.py`)", "",
+    lines = ["## Quality signal (issue 9: `benchmarks/quality.py`)", "",
              "Command: `.venv/bin/python benchmarks/quality.py` "
              f"({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}).", "",
              f"`papersift quality train --signals {signals.name} --split {SPLIT}` on the "
@@ -77,7 +76,7 @@ def section(dump: Path, signals: Path, weights: list[str]) -> list[str]:
             lines.append(f"| {w} | " + " | ".join(f"{s[m]:.3f}" for m in (
                 "recall@10", "recall@25", "recall@50", "ndcg@10", "mrr"))
                 + f" | {res['per_list']['pj_llm_paper_buffer']['ndcg@10']:.3f} |")
-    return [*lines, END]
+    return lines
 
 
 def main() -> None:
@@ -89,14 +88,9 @@ def main() -> None:
                     help="comma-separated digest.quality_weight values (about 10 min each)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     a = ap.parse_args()
-    block = "\n".join(section(a.dump, a.signals, [w for w in a.backtest_weights.split(",")
-                                                  if w.strip()]))
-    text = a.out.read_text() if a.out.exists() else ""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
-        text.rstrip("\n") + "\n\n" + block + "\n"
-    a.out.write_text(text)
-    print(block)
+    lines = section(a.dump, a.signals, [w for w in a.backtest_weights.split(",") if w.strip()])
+    sections.write(a.out, {"quality": lines})
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The daily job end to end on a real listing day (2025-11-12) with the example profile."""
 
-import itertools
+import re
 import sqlite3
 from pathlib import Path
 
@@ -28,14 +28,17 @@ def test_demo_day_gives_a_relevant_digest_with_reasons(demo_settings: config.Set
                                                        embedder: MiniLM) -> None:
     result = daily(demo_settings, DEMO_DAY, embedder=embedder)
     entries = result.digest.entries
-    assert len(entries) == demo_settings["digest.size"] == 15
+    # only papers above the worth-reading level, at most a digest's size
+    assert 8 <= len(entries) <= demo_settings["digest.size"] == 15
     assert result.digest.candidates > 200
-    assert [e.rank for e in entries] == list(range(1, 16))
-    assert all(a.score >= b.score for a, b in itertools.pairwise(entries))
+    assert [e.rank for e in entries] == list(range(1, len(entries) + 1))
     on_topic = [e for e in entries
                 if any(t in (e.paper.title + e.paper.abstract).lower() for t in TOPICAL)]
-    assert len(on_topic) >= 12
+    assert len(on_topic) >= 0.8 * len(entries)
+    cut = 100 * (1 - demo_settings["digest.min_level"])
     for e in entries:
+        top = re.search(r"top ([\d.]+)% of recent papers", e.reason)
+        assert top and float(top.group(1)) <= cut + 0.1, e.reason
         assert e.paper.announced == DEMO_DAY
         assert e.reason.startswith(("close to", "keyword", "author"))
         assert set(e.paper.categories) & {"cs.CL", "cs.LG", "cs.AI"}

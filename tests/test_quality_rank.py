@@ -25,6 +25,7 @@ def ranked(weight: float, quality: list[float]) -> list[tuple[str, str]]:
     vecs = np.array([[0.9, 0.1, 0, 0], [0.8, 0.2, 0, 0], [0.7, 0.3, 0, 0]], dtype=np.float32)
     ranker = get_ranker("similarity").fit(
         UserProfile("u", [paper("2501.00001")], lib, np.array([1])), None)  # type: ignore[arg-type]
+    ranker.weighs_quality = True  # as papersift's own ranker does; similarity's cosines don't
     ranker.quality_weight = weight
     cands = Candidates([paper(f"2511.0000{i}") for i in range(3)], vecs,
                        np.array(quality), [["accepted at ICLR 2026", "code released"], [], []])
@@ -35,6 +36,14 @@ def test_weight_zero_is_relevance_alone() -> None:
     assert [pid for pid, _ in ranked(0.0, [-5.0, 0.0, 5.0])] == \
         ["2511.00000", "2511.00001", "2511.00002"]
     assert all("quality" not in why for _, why in ranked(0.0, [5.0, 0.0, -5.0]))
+
+
+def test_rankers_that_are_not_standardised_ignore_the_weight() -> None:
+    ranker = get_ranker("asl")
+    cands = Candidates([paper("2511.00001"), paper("2511.00002")], np.zeros((2, 4)),
+                       np.array([0.0, 9.0]))
+    ranker.quality_weight = 1.0
+    assert not ranker.quality_lift(cands).any()
 
 
 def test_quality_lifts_a_paper_and_says_why() -> None:

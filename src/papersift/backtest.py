@@ -211,9 +211,7 @@ def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: E
         for name in rankers:
             t0 = time.perf_counter()
             ranker = get_ranker(name).fit(profile, background)
-            # the anchors replay other tools as published: no quality prior
-            if type(ranker).__module__ != "papersift.rank.anchors":
-                ranker.quality_weight = quality_weight
+            ranker.quality_weight = quality_weight
             ranked_days = []
             for d, cands in days:
                 ranked = [s.paper_id for s in ranker.rank(cands, explain=0)]

@@ -75,8 +75,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "digest": {
         "size": Key(int, 20, "Papers in a digest at most."),
-        "min_level": Key(float, 0.95, "Worth-reading threshold: keep papers that outrank this "
-                         "share of recent papers (0.95 = top 5 %; 0 keeps all), so a quiet "
+        "min_level": Key(float, 0.9, "Worth-reading threshold: keep papers that outrank this "
+                         "share of recent papers (0.9 = top 10 %; 0 keeps all), so a quiet "
                          "day brings fewer papers."),
         "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),

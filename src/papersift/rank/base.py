@@ -97,6 +97,9 @@ class Ranker(ABC):
     diversity: ClassVar[float] = 0.0
     reference: np.ndarray | None = None  # sorted scores of recent papers, for `worth_reading`
     quality_weight: float = 0.0  # digest.quality_weight: 0 ranks by relevance alone
+    # the weight is in standard deviations: only rankers whose scores are standardised use it
+    # (the anchors replay other tools as published, and raw cosines would drown in it)
+    weighs_quality: ClassVar[bool] = False
 
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
         """Learn the user; `background` holds recent papers the user did not pick."""
@@ -152,7 +155,8 @@ class Ranker(ABC):
     def quality_lift(self, candidates: Candidates) -> np.ndarray:
         """weight × quality standardised among the candidates (one announcement day)."""
         q = candidates.quality
-        if not self.quality_weight or q is None or len(q) < 2 or np.std(q) == 0:
+        if not (self.weighs_quality and self.quality_weight) or q is None or len(q) < 2 \
+                or np.std(q) == 0:
             return np.zeros(len(candidates.papers))
         z = np.clip((q - np.mean(q)) / np.std(q), -QUALITY_CLIP, QUALITY_CLIP)
         return self.quality_weight * z

@@ -226,6 +226,7 @@ def _binary(x: sp.spmatrix) -> sp.csr_matrix:
 class Blend(Ranker):
     name = "papersift"
     diversity = 2.0  # standard deviations; measured: costs no backtest accuracy
+    weighs_quality = True
     summary = ("naive-Bayes 1–2-gram ratios + embedding discriminants (whole library and per "
                "interest cluster) + nearest library papers, calibrated against recent papers, "
                "+ keyword/author boosts")
