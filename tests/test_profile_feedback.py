@@ -142,7 +142,7 @@ def test_daily_uses_thumbs_down_and_mutes_per_user(demo_settings: config.Setting
     cli(demo_env, "profile", "mute", "--user", "carol", muted, "cs.CV")
     result = daily(demo_settings, DEMO_DAY, user="carol", embedder=embedder)
     carol = result.digest.entries
-    assert len(carol) == demo_settings["digest.size"]
+    assert 0 < len(carol) <= demo_settings["digest.size"]  # those above the worth-reading level
     assert not {e.paper.id for e in carol} & set(down)
     assert result.muted > 0
     for e in carol:
