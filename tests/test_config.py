@@ -45,12 +45,19 @@ def test_unknown_section(tmp_path: Path) -> None:
     ("[arxiv]\ncategories = [1, 2]\n", "arxiv.categories must be a list of strings"),
     ("[arxiv]\noffline = 1\n", "arxiv.offline must be true or false"),
     ("[digest\nsize = 1\n", "not valid TOML"),
+    ("[digest]\nmin_level = 95\n", "digest.min_level must be between 0 and 1, got 95.0"),
 ])
 def test_wrong_types_and_syntax_are_one_line_errors(tmp_path: Path, text: str,
                                                     match: str) -> None:
     with pytest.raises(ConfigError, match=match) as e:
         config.load(write(tmp_path, text))
     assert "\n" not in str(e.value)
+
+
+def test_an_out_of_range_environment_value_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="digest.min_level must be between 0 and 1.*"
+                       "PAPERSIFT_DIGEST_MIN_LEVEL"):
+        config.load(None, env={"PAPERSIFT_DIGEST_MIN_LEVEL": "-0.5"})
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:

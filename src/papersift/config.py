@@ -47,6 +47,7 @@ class Key:
     doc: str
     item: type | None = None  # element type for lists
     path: bool = False  # relative paths in a config file are relative to that file
+    bounds: tuple[float, float] | None = None  # inclusive range of a number
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -77,7 +78,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "size": Key(int, 20, "Papers in a digest at most."),
         "min_level": Key(float, 0.9, "Worth-reading threshold: keep papers that outrank this "
                          "share of recent papers (0.9 = top 10 %; 0 keeps all), so a quiet "
-                         "day brings fewer papers."),
+                         "day brings fewer papers.", bounds=(0.0, 1.0)),
         "ranker": Key(str, "papersift", "Ranker name (see `papersift rankers`)."),
         "out_dir": Key(str, None, "Where Markdown and HTML digests are written.", path=True),
         "quality_weight": Key(float, 0.25, "How much a paper's quality (`papersift quality`) "
@@ -197,7 +198,14 @@ def _check(section: str, key: str, value: Any, spec: Key, where: str) -> Any:
         )
     if spec.item is not None and not all(isinstance(v, spec.item) for v in value):
         raise ConfigError(f"config key {name} must be {_type_name(spec)}{where}: fix the value")
+    _in_bounds(name, value, spec, where)
     return value
+
+
+def _in_bounds(name: str, value: Any, spec: Key, where: str) -> None:
+    if spec.bounds and not spec.bounds[0] <= value <= spec.bounds[1]:
+        raise ConfigError(f"config key {name} must be between {spec.bounds[0]:g} and "
+                          f"{spec.bounds[1]:g}, got {value!r}{where}: fix the value")
 
 
 def _type_name(spec: Key) -> str:
@@ -271,6 +279,8 @@ def load(path: Path | None = None, env: dict[str, str] | None = None) -> Setting
             name = f"PAPERSIFT_{section.upper()}_{key.upper()}"
             if name in env:
                 values[section][key] = _from_env(env[name], spec, name)
+                _in_bounds(f"{section}.{key}", values[section][key], spec,
+                           f" (environment variable {name})")
     return Settings(values, source, channels)
 
 
