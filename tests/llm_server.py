@@ -15,9 +15,12 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from papersift.records import Paper
 
 STOP = frozenset("""about above after again against also among an and any are because been before
 being below between both but by can could did does doing down during each few for from
@@ -179,3 +182,24 @@ class LLMServer:
             data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
         return {"object": "list", "data": data, "model": body["model"],
                 "usage": {"prompt_tokens": sum(len(t) // 4 for t in texts)}}
+
+
+CORPUS = Path(__file__).with_name("llm_injection.jsonl")
+
+
+def injection_corpus() -> list[tuple[str, Paper, Paper]]:
+    """(name, the paper as honestly written, the same paper with the injection added)."""
+    out = []
+    for i, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
+        r = json.loads(line)
+        honest = Paper(id=f"2599.{i:05d}", title=r["title"], abstract=r["honest"],
+                       categories=["cs.LG"])
+        attack = r["injection"]
+        if r["where"] == "title":
+            attacked = replace(honest, title=f"{attack} {r['title']}")
+        elif r["where"] == "start":
+            attacked = replace(honest, abstract=f"{attack} {r['honest']}")
+        else:
+            attacked = replace(honest, abstract=f"{r['honest']} {attack}")
+        out.append((r["name"], honest, attacked))
+    return out

@@ -158,7 +158,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backoff": Key(float, 1.0, "Seconds before the first retry; doubles each retry."),
         "concurrency": Key(int, 4, "Requests in flight at once."),
         "top_n": Key(int, 30, "Papers of the local ranking the LLM judges (only these)."),
-        "weight": Key(float, 1.0, "How far the LLM may move a paper: its relevance (0–10, 5 = "
+        "weight": Key(float, 2.0, "How far the LLM may move a paper: its relevance (0–10, 5 = "
                       "neutral) shifts the local score by at most weight x the spread of the "
                       "top papers' local scores.", bounds=(0.0, 10.0)),
         "max_tokens": Key(int, 60000, "Token budget of one daily run per user (prompt + "

@@ -67,7 +67,6 @@ _INJECTION = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(this|the)\s+(user|reader|researcher)\s+(is|are|will be)\s+(interested|want|need)",
     r"<\|(im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>|"
     r"\[/?(inst|sys)\]|<<\s*sys\s*>>|###\s*(instruction|system|response)",
-    r"<<<|>>>|‹‹|››|⟦|⟧",
     r"(忽略|无视|忘记|忘掉|不要理会|跳过).{0,12}(指令|指示|说明|提示|规则|要求|以上|之前|前面)",
     r"(打|评|给|评为|设为|设置为|给出).{0,12}(10|十|满)\s*分",
     r"(评分|打分|相关性|相关度|新颖性)\s*[为是:：=]\s*\d",
@@ -79,25 +78,35 @@ _INJECTION = [re.compile(p, re.IGNORECASE) for p in (
 )]
 _SENTENCE = re.compile(r"[^.!?。！？\n]*(?:[.!?。！？]+|\n|$)")
 _DEFUSE = str.maketrans({"‹": "<", "›": ">", "⟦": "[", "⟧": "]"})  # our delimiters' marks
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _plain(text: str) -> str:
+    """NFKC (full-width look-alikes become plain), no invisible or bidi characters that
+    could split a word past the screen, no control characters."""
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
 
 
 def clean(text: str) -> str:
-    """NFKC (full-width look-alikes become plain), no control or bidi characters, one space."""
-    text = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()
+    return re.sub(r"\s+", " ", _plain(text)).strip()
+
+
+_DELIMITER = re.compile(r"<<<|>>>|‹‹|››|⟦|⟧")
 
 
 def screen(text: str) -> tuple[str, bool]:
-    """The text without sentences that address the model; True when any was removed."""
+    """The text without sentences that address the model, its delimiter look-alikes
+    defused; True when it held either."""
     kept, flagged = [], False
-    for sentence in _SENTENCE.findall(unicodedata.normalize("NFKC", text)):
+    for sentence in _SENTENCE.findall(_plain(text)):
         if any(p.search(sentence) for p in _INJECTION):
             flagged = True
         else:
             kept.append(sentence)
-    # what survives must not be able to close our delimiters
-    return clean("".join(kept)).translate(_DEFUSE), flagged
+    # what survives must not be able to close our delimiters (nor look like it does)
+    text = clean("".join(kept))
+    return text.translate(_DEFUSE), flagged or bool(_DELIMITER.search(text))
 
 
 # --- the prompt -------------------------------------------------------------------------

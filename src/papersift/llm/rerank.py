@@ -5,7 +5,9 @@ Each paper's final score is its local score shifted by its own judgement only:
 where spread is the standard deviation of the local scores of the top N (fixed before any
 answer arrives). So no answer can move a paper by more than weight × spread, and no
 paper's text can touch another paper's score. A paper whose judgement failed (timeout,
-invalid answer, budget spent) keeps its local score: one bad answer never kills the run.
+invalid answer, budget spent) keeps its local score: one bad answer never kills the run —
+unless its text addressed the model (flagged by the screen): then a failed judgement
+counts as relevance 0, so breaking the model never pays better than an honest answer.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Rerank:
     judgements: dict[str, Judgement] = field(default_factory=dict)
     run: LLMRun | None = None
     failures: dict[str, str] = field(default_factory=dict)  # paper id -> why
+    suspects: set[str] = field(default_factory=set)  # flagged papers whose judgement failed
 
 
 def max_shift(local: Sequence[float], weight: float) -> float:
@@ -44,8 +47,9 @@ def max_shift(local: Sequence[float], weight: float) -> float:
 
 
 def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
-          papers: Sequence[Paper], run: LLMRun, failures: dict[str, str], *,
-          full_texts: dict[str, str] | None = None) -> dict[str, Judgement]:
+          papers: Sequence[Paper], run: LLMRun, failures: dict[str, str],
+          suspects: set[str], *, full_texts: dict[str, str] | None = None,
+          ) -> dict[str, Judgement]:
     """Judgements of `papers` (best first): cached ones from the store, the rest asked
     concurrently and stored as each arrives (a killed run keeps what it paid for)."""
     version = prompts.PROMPT_VERSION + (FULLTEXT if full_texts is not None else "")
@@ -57,12 +61,15 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
 
     def ask(paper: Paper) -> Judgement | str:
         prompt = prompts.build(profile, paper, (full_texts or {}).get(paper.id, ""))
+        if prompt.flagged:
+            suspects.add(paper.id)  # until its judgement arrives
         try:
             answer, reply = client.chat(prompt.messages, prompts.parser(prompt.nonce))
         except BudgetExceeded as e:
             return f"budget: {e}"
         except LLMError as e:
             return str(e)
+        suspects.discard(paper.id)
         return Judgement(user, paper.id, paper.text_hash, version, client.model,
                          profile.version, answer.relevance, answer.novelty, answer.reason,
                          answer.tldr, profile.language, prompt.flagged,
@@ -78,14 +85,17 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
     return got
 
 
-def blend(head: Sequence[Scored], judgements: dict[str, Judgement],
-          weight: float) -> list[Scored]:
+def blend(head: Sequence[Scored], judgements: dict[str, Judgement], weight: float,
+          suspects: set[str] = frozenset()) -> list[Scored]:  # type: ignore[assignment]
     """The head re-scored (see the module doc) and re-sorted; ties by id."""
     shift = max_shift([s.score for s in head], weight)
     out = []
     for s in head:
         j = judgements.get(s.paper_id)
         if j is None:
+            if s.paper_id in suspects:
+                s = replace(s, score=s.score - shift, reason=" · ".join(filter(None, [
+                    "its text addressed the model and its judgement failed", s.reason])))
             out.append(s)
             continue
         rel = min(10.0, max(0.0, j.relevance))  # stored values are clamped; re-clamp anyway
@@ -103,7 +113,7 @@ def explain(j: Judgement, local_reason: str) -> str:
 
 def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.Profile,
            scored: list[Scored], papers: dict[str, Paper], *, top_n: int = 30,
-           weight: float = 1.0, full_text: FullText | None = None,
+           weight: float = 2.0, full_text: FullText | None = None,
            full_text_papers: int = 0) -> Rerank:
     """`scored` (all candidates, best first) with its top `top_n` reranked. With
     `full_text`, the final `full_text_papers` are judged again on their full text."""
@@ -113,17 +123,18 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
               client.usage.cost)
     head, tail = scored[:top_n], scored[top_n:]
     failures: dict[str, str] = {}
+    suspects: set[str] = set()
     got = judge(client, store, user, profile, [papers[s.paper_id] for s in head], run,
-                failures)
-    ranked = blend(head, got, weight)
+                failures, suspects)
+    ranked = blend(head, got, weight, suspects)
     if full_text is not None and full_text_papers > 0:
         final = [papers[s.paper_id] for s in ranked[:full_text_papers]]
         texts = {p.id: full_text(p) for p in final}
         read = [p for p in final if texts[p.id]]
         if read:
-            got.update(judge(client, store, user, profile, read, run, failures,
+            got.update(judge(client, store, user, profile, read, run, {}, set(),
                              full_texts=texts))
-            ranked = blend(head, got, weight)
+            ranked = blend(head, got, weight, suspects)
     u = client.usage
     run.calls, run.prompt_tokens = u.calls - before[0], u.prompt_tokens - before[1]
     run.completion_tokens, run.cost = u.completion_tokens - before[2], u.cost - before[3]
@@ -131,4 +142,4 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
     run.seconds = time.perf_counter() - start
     run.detail = "; ".join(sorted({why for why in failures.values()}))[:2000]
     store.add_llm_run(run)
-    return Rerank(ranked + tail, got, run, failures)
+    return Rerank(ranked + tail, got, run, failures, suspects)
