@@ -13,7 +13,7 @@ counts as relevance 0, so breaking the model never pays better than an honest an
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -86,22 +86,27 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
 
 
 def blend(head: Sequence[Scored], judgements: dict[str, Judgement], weight: float,
-          suspects: set[str] = frozenset()) -> list[Scored]:  # type: ignore[assignment]
-    """The head re-scored (see the module doc) and re-sorted; ties by id."""
+          suspects: Collection[str] = ()) -> list[Scored]:
+    """The head re-scored (see the module doc) and re-ordered. The order is by the score
+    of each local place plus the paper's shift, so without answers the local order —
+    diversified, not always by score — stays exactly as it was."""
     shift = max_shift([s.score for s in head], weight)
+    places = sorted((s.score for s in head), reverse=True)
     out = []
-    for s in head:
+    for place, s in zip(places, head, strict=True):
         j = judgements.get(s.paper_id)
-        if j is None:
-            if s.paper_id in suspects:
-                s = replace(s, score=s.score - shift, reason=" · ".join(filter(None, [
-                    "its text addressed the model and its judgement failed", s.reason])))
-            out.append(s)
-            continue
-        rel = min(10.0, max(0.0, j.relevance))  # stored values are clamped; re-clamp anyway
-        score = s.score + shift * (rel - NEUTRAL) / NEUTRAL
-        out.append(replace(s, score=score, reason=explain(j, s.reason)))
-    return sorted(out, key=lambda s: (-s.score, s.paper_id))
+        if j is not None:
+            rel = min(10.0, max(0.0, j.relevance))  # stored values are clamped; again anyway
+            lift = shift * (rel - NEUTRAL) / NEUTRAL
+            s = replace(s, score=s.score + lift, reason=explain(j, s.reason))
+        elif s.paper_id in suspects:
+            lift = -shift
+            s = replace(s, score=s.score - shift, reason=" · ".join(filter(None, [
+                "its text addressed the model and its judgement failed", s.reason])))
+        else:
+            lift = 0.0
+        out.append((place + lift, s))
+    return [s for _, s in sorted(out, key=lambda x: -x[0])]  # stable: ties keep local order
 
 
 def explain(j: Judgement, local_reason: str) -> str:
