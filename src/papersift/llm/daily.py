@@ -9,19 +9,22 @@ from papersift.config import Settings
 from papersift.errors import PapersiftError
 from papersift.llm import prompts
 from papersift.llm.client import Client
-from papersift.llm.distill import distill
+from papersift.llm.distill import SOURCE, distill
 from papersift.llm.fulltext import full_text
 from papersift.llm.rerank import rerank
 from papersift.profile.config_source import ProfileSpec
 from papersift.rank.base import Scored
 from papersift.records import Paper
 from papersift.store import Store
+from papersift.store.db import LibraryEntry
 
 
 def user_profile(settings: Settings, spec: ProfileSpec, library: Sequence[Paper],
-                 labels: dict[str, int]) -> prompts.Profile:
-    """What the model reads about the user: their words, terms and latest liked papers."""
-    liked = [p.title for p in reversed(library) if labels.get(p.id, 1) > 0]
+                 held: dict[str, LibraryEntry]) -> prompts.Profile:
+    """What the model reads about the user: their words, terms and latest liked papers —
+    their own picks, not those distilled from the model (the judge stays the same)."""
+    liked = [p.title for p in reversed(library) if p.id in held and held[p.id].label > 0
+             and held[p.id].source != SOURCE]
     return prompts.profile_for(spec.description, spec.keywords, spec.authors, liked,
                                settings["llm.language"])
 
@@ -31,8 +34,8 @@ def apply(settings: Settings, store: Store, spec: ProfileSpec, day: str,
           log: Callable[[str], None], warnings: list[str]) -> list[Scored]:
     """`scored` with its head reranked; the local order, with a warning, if the layer
     cannot run at all (no key file, …)."""
-    labels = {e.paper_id: e.label for e in store.library(spec.user)}
-    profile = user_profile(settings, spec, library, labels)
+    held = {e.paper_id: e for e in store.library(spec.user)}
+    profile = user_profile(settings, spec, library, held)
     try:
         client = Client.from_settings(settings)
     except PapersiftError as e:
