@@ -174,3 +174,15 @@ def test_cli_llm_test_names_an_unreachable_endpoint() -> None:
     result = CliRunner().invoke(main, ["llm", "test"], env=env)
     assert result.exit_code == 1 and "llm.base_url" in result.output
     assert os.environ.get("PAPERSIFT_LLM_API_KEY") is None
+
+
+def test_llm_config_is_off_by_default_and_checked(tmp_path: Path) -> None:
+    s = config.load(env={})
+    assert s["llm.enabled"] is False and s["llm.top_n"] == 30
+    assert "[llm]" in config.render_template() and "api_key_file" in config.render_template()
+    with pytest.raises(config.ConfigError, match=r"llm\.weight must be between 0 and 10"):
+        config.load(env={"PAPERSIFT_LLM_WEIGHT": "50"})
+    bad = tmp_path / "c.toml"
+    bad.write_text("[llm]\nmodle = 'x'\n")
+    with pytest.raises(config.ConfigError, match=r"did you mean 'model'"):
+        config.load(bad, env={})
