@@ -139,7 +139,7 @@ class LLMServer:
                 self.in_flight -= 1
 
     def judge(self, system: str, user: str) -> str:
-        nonce = re.search(r"⟦PAPER (\w+)⟧", system)
+        nonce = re.search(r"\nref: (\w+)$", user)
         ref = nonce.group(1) if nonce else ""
         zh = "Chinese" in system
         interests = user.split("⟦PAPER", 1)[0]

@@ -80,6 +80,8 @@ def test_llm_relevance_reorders_the_head_within_the_bound(server: LLMServer,
         assert abs(s.score - local[s.paper_id]) <= bound + 1e-9
         assert re.search(r"\(LLM: relevance \d+/10, novelty \d+/10\) · local reason", s.reason)
     assert len(server.chat_requests) == 4  # one call per paper of the head, no more
+    # the system prompt is the same for every paper (a prefix the server can cache)
+    assert len({r["messages"][0]["content"] for r in server.chat_requests}) == 1
     assert out.run.judged == 4 and out.run.failed == 0 and out.run.calls == 4
     assert store.llm_runs("ann")[0].prompt_tokens == out.run.prompt_tokens > 0
 
@@ -196,9 +198,9 @@ def test_no_injected_abstract_lifts_its_score_above_its_honest_content(
             else out.judgements[attacked.id].flagged, name
         # without our defences the same obedient model is hijacked: the attack is real
         naive = (f"Interests: {PROFILE.summary}\nPaper: {attacked.title}. "
-                 f"{attacked.abstract}\nAnswer as JSON with ref \"x\".")
+                 f"{attacked.abstract}")
         with Client(server.url, "tiny", retries=0) as client:
-            text = client.chat([{"role": "system", "content": "Rate the paper. ⟦PAPER x⟧"},
+            text = client.chat([{"role": "system", "content": "Rate the paper."},
                                 {"role": "user", "content": naive}], str)[0]
         naive_lifted += '"relevance": 10' in text
     assert naive_lifted == len(corpus)

@@ -177,6 +177,9 @@ class Client:
                 except httpx.TimeoutException:
                     self._count(0, 0)
                     return None, 0.0, "timed out (raise llm.timeout for a slow model)"
+                except httpx.InvalidURL:
+                    raise LLMError(f"llm.base_url {self.base_url!r} is not a URL: fix it "
+                                   "(e.g. http://127.0.0.1:11434/v1)") from None
                 except httpx.HTTPError as e:
                     self._count(0, 0)
                     return None, 0.0, f"unreachable ({type(e).__name__}); check llm.base_url"
