@@ -218,3 +218,34 @@ def test_distillation_adds_relevant_unflagged_papers_as_weak_positives(
     lib = {e.paper_id: e for e in store.library("ann")}
     assert set(lib) == liked and all(e.label == 1 and e.source == "llm" for e in lib.values())
     assert distill(store, "ann").added == 0  # idempotent
+
+
+def test_llm_usage_lists_each_run(server: LLMServer, store: Store, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from papersift.cli import main
+
+    scored, papers = day_papers()
+    server.fail_papers = {TOPICS[2][0]}
+    run(server, store, scored, papers)
+    result = CliRunner().invoke(main, ["llm", "usage"], env={
+        "PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}"})
+    assert result.exit_code == 0, result.output
+    line = result.output.strip()
+    assert line.startswith("2025-11-12 ann: tiny, 4 judged (0 cached, 1 fell back), 5 calls")
+    assert "HTTP 500" in line
+
+
+def test_the_models_view_of_the_user_leaves_distilled_papers_out(store: Store) -> None:
+    from papersift import config
+    from papersift.llm.daily import user_profile
+    from papersift.profile.config_source import ProfileSpec
+
+    mine = Paper(id="2401.00001", title="My own pick on linear attention", abstract="a")
+    judged = Paper(id="2401.00002", title="A paper the model liked", abstract="b")
+    store.sync_library("ann", "config", [mine.id])
+    store.sync_source("ann", "llm", "ids", "LLM judgements", [judged.id])
+    held = {e.paper_id: e for e in store.library("ann")}
+    profile = user_profile(config.load(env={}), ProfileSpec("ann", description="attention"),
+                           [mine, judged], held)
+    assert mine.title in profile.summary and judged.title not in profile.summary
