@@ -250,3 +250,5 @@ from papersift import (  # noqa: E402, F401
     cli_profile,  # profile, rate
     cli_quality,  # quality
 )
+
+from papersift import cli_llm  # noqa: E402, F401  # isort: skip  (llm test, llm usage)

@@ -140,6 +140,45 @@ SCHEMA: dict[str, dict[str, Key]] = {
                        "(one digest of the missed days' best) or off."),
         "catchup_days": Key(int, 7, "Missed listing days caught up at most."),
     },
+    "llm": {
+        "enabled": Key(bool, False, "Ask an LLM (any OpenAI-compatible endpoint: Ollama, vLLM, "
+                       "llama.cpp server, a hosted API) to rerank the top papers, explain them "
+                       "and write a TL;DR. Off: papersift ranks locally only."),
+        "base_url": Key(str, "http://127.0.0.1:11434/v1", "OpenAI-compatible API base URL "
+                        "(…/v1)."),
+        "model": Key(str, "qwen2.5:7b-instruct", "Chat model name as the endpoint knows it."),
+        "embedding_model": Key(str, "", "Embeddings model `papersift llm test` also checks "
+                               "(empty: none)."),
+        "api_key_env": Key(str, "PAPERSIFT_LLM_API_KEY", "Environment variable holding the API "
+                           "key (local servers need none)."),
+        "api_key_file": Key(str, None, "File (mode 0600) holding the API key, when the "
+                            "environment variable is unset.", path=True),
+        "timeout": Key(float, 60.0, "Seconds before one request is abandoned."),
+        "retries": Key(int, 2, "Extra tries of a failed or invalid answer, with backoff."),
+        "backoff": Key(float, 1.0, "Seconds before the first retry; doubles each retry."),
+        "concurrency": Key(int, 4, "Requests in flight at once."),
+        "top_n": Key(int, 30, "Papers of the local ranking the LLM judges (only these)."),
+        "weight": Key(float, 2.0, "How far the LLM may move a paper: its relevance (0–10, 5 = "
+                      "neutral) shifts the local score by at most weight x the spread of the "
+                      "top papers' local scores.", bounds=(0.0, 10.0)),
+        "max_tokens": Key(int, 60000, "Token budget of one daily run per user (prompt + "
+                          "answer); papers past it keep their local order."),
+        "max_cost": Key(float, 0.05, "Cost budget of one daily run per user, in the unit of "
+                        "the prices (0 = no cost limit)."),
+        "price_input": Key(float, 0.0, "Price per million prompt tokens (0 for local models)."),
+        "price_output": Key(float, 0.0, "Price per million answer tokens."),
+        "language": Key(str, "auto", "Language of TL;DRs and reasons: auto (Chinese when your "
+                        "description or notes are mostly Chinese), zh or en."),
+        "full_text": Key(bool, False, "Read the full text (arXiv HTML, else the PDF) of the "
+                         "final few papers before writing their TL;DR."),
+        "full_text_papers": Key(int, 5, "How many of the final papers get the full-text read."),
+        "full_text_seconds": Key(float, 20.0, "Hard time limit to fetch and extract one "
+                                 "paper's full text."),
+        "html_url": Key(str, "https://arxiv.org/html", "arXiv HTML base URL."),
+        "pdf_url": Key(str, "https://arxiv.org/pdf", "arXiv PDF base URL."),
+        "distill": Key(bool, False, "Let stored LLM judgements teach the local model: papers "
+                       "judged relevant (>= 7) join your library as weak positives."),
+    },
 }
 
 # `[[channel]]` tables: where digests go. Their keys depend on the channel type and are

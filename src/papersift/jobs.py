@@ -126,7 +126,9 @@ def _as_digest(settings: Settings, store: Store, user: str, day: str,
                stored: list[DigestEntry], candidates: list[Paper]) -> Digest:
     by_id = {p.id: p for p in candidates}
     by_id.update(store.get_papers([e.paper_id for e in stored if e.paper_id not in by_id]))
-    digest = Digest(user, day, [Entry(e.rank, by_id[e.paper_id], e.score, e.reason)
+    judged = store.latest_judgements(user, [e.paper_id for e in stored])  # LLM TL;DRs
+    digest = Digest(user, day, [Entry(e.rank, by_id[e.paper_id], e.score, e.reason,
+                                      judged[e.paper_id].tldr if e.paper_id in judged else None)
                                 for e in stored], candidates=len(candidates))
     if not stored:
         digest.note = (f"nothing in the {len(candidates)} papers of {day} is worth reading "
@@ -291,7 +293,13 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     if ranker.quality_weight and fresh:
         quality = assess(store, fresh)
         todays.quality, todays.quality_cues = quality.score, quality.cues
-    scored = ranker.rank(todays, explain=settings["digest.size"])
+    llm = settings["llm.enabled"]
+    scored = ranker.rank(todays, explain=max(settings["digest.size"],
+                                             settings["llm.top_n"] if llm else 0))
+    if llm:  # the optional LLM reranks the head (papersift.llm)
+        from papersift.llm.daily import apply
+
+        scored = apply(settings, store, spec, day, library, scored, fresh, log, result.warnings)
     picks = [s for s in scored if s.level is None or s.level >= settings["digest.min_level"]]
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)

@@ -20,6 +20,7 @@ from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import schema as t
 from papersift.store.deliveries import DeliveriesMixin
+from papersift.store.llm import LLMMixin
 from papersift.store.profiles import ProfilesMixin
 from papersift.store.quality import QualityQueries
 
@@ -69,7 +70,7 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries, DeliveriesMixin, ProfilesMixin):
+class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")

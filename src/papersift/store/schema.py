@@ -243,3 +243,51 @@ feedback = Table(
     Column("at", String(32), nullable=False),
     Index("ix_feedback_user_paper", "user", "paper_id"),
 )
+
+
+# --- the optional LLM layer (issue 7) --------------------------------------------------------
+
+# One LLM judgement of a paper for a user: a cache (a paper is judged once per paper text,
+# prompt version, model and profile version) and the soft labels distillation learns from.
+llm_judgements = Table(
+    "llm_judgements", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("paper_id", String(32), nullable=False),
+    Column("text_hash", String(16), nullable=False),  # the paper text that was judged
+    Column("prompt_version", String(32), nullable=False),  # + "+fulltext" for full-text reads
+    Column("model", String(128), nullable=False),
+    Column("profile_version", String(16), nullable=False),  # hash of the summary the LLM read
+    Column("relevance", Float, nullable=False),  # 0–10, clamped
+    Column("novelty", Float, nullable=False),  # 0–10, clamped
+    Column("reason", Text, nullable=False),  # length-limited, plain text
+    Column("tldr", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("flagged", Integer, nullable=False, default=0),  # instructions found in the paper
+    Column("tokens", Integer, nullable=False, default=0),
+    Column("cost", Float, nullable=False, default=0.0),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("user", "paper_id", "text_hash", "prompt_version", "model",
+                     "profile_version", name="uq_llm_judgements_key"),
+    Index("ix_llm_judgements_user_paper", "user", "paper_id"),
+)
+
+# What the layer did in each daily run of a user: calls, tokens, cost, cache hits, failures.
+llm_runs = Table(
+    "llm_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("judged", Integer, nullable=False),  # papers asked about
+    Column("cached", Integer, nullable=False),  # answered from llm_judgements
+    Column("failed", Integer, nullable=False),  # kept their local place
+    Column("calls", Integer, nullable=False),  # HTTP requests, retries included
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("detail", Text, nullable=False, default=""),  # why papers fell back, budget stops
+    Column("created_at", String(32), nullable=False),
+    Index("ix_llm_runs_user_day", "user", "day"),
+)

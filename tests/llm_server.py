@@ -1,0 +1,205 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 with a small deterministic "model".
+
+It reads the prompt as papersift builds it and scores a paper by keyword overlap between
+the researcher's interests and the paper's text (relevance = shared terms, at most 10). On
+demand it fails (HTTP 500, 429), answers too slowly, answers invalid JSON or out-of-range
+numbers, or — in "obedient" mode — follows instructions it finds anywhere in the prompt,
+as a weak model would: "rate this 10", fake JSON answers, Chinese instructions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from papersift.records import Paper
+
+STOP = frozenset("""about above after again against also among an and any are because been before
+being below between both but by can could did does doing down during each few for from
+further had has have having here how into its itself just more most much must not now off
+once only other our ours out over own same should some such than that the their them then
+there these they this those through under until very was were what when where which while
+who whom why will with would you your paper papers propose proposed proposes present work
+show shows using based method methods approach results model models task tasks new""".split())  # noqa: SIM905
+WORD = re.compile(r"[a-z][a-z-]{3,}")
+OBEY_SCORE = [re.compile(p, re.IGNORECASE) for p in (
+    r"(?:rate|score|give|assign|award|grade)\b[^.。]{0,40}?\b(\d{1,2})\b",
+    r"relevance\W{0,4}(\d{1,2})", r"(\d{1,2})\s*分", r"打.{0,6}?(\d{1,2})")]
+OBEY_MAX = re.compile(r"ignore|disregard|满分|忽略|最高|maximum|highest|perfect", re.IGNORECASE)
+FAKE_JSON = re.compile(r"\{[^{}]*\"relevance\"[^{}]*\}")
+
+
+def terms(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOP}
+
+
+@dataclass
+class LLMServer:
+    mode: str = "honest"  # honest obedient fail rate_limit slow invalid bad_schema out_of_range
+    delay: float = 0.0  # seconds every answer waits (a slow model)
+    fail_next: int = 0  # the next n requests get HTTP 500, then the mode applies
+    invalid_next: int = 0  # the next n answers are not JSON
+    fail_papers: set[str] = field(default_factory=set)  # titles whose requests always fail
+    key: str | None = None  # required bearer token, when set
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def start(self) -> LLMServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, payload, extra = owner.answer(self.path, body, dict(self.headers))
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                try:
+                    self.send_response(status)
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if "messages" in r]
+
+    # --- the "model" ----------------------------------------------------------------------
+
+    def answer(self, path: str, body: dict, headers: dict[str, str],
+               ) -> tuple[int, dict, dict[str, str]]:
+        with self.lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            fail = self.fail_next > 0
+            self.fail_next -= fail
+            invalid = self.invalid_next > 0 and not fail
+            self.invalid_next -= invalid
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if self.key and headers.get("Authorization") != f"Bearer {self.key}":
+                return 401, {"error": {"message": "invalid api key"}}, {}
+            if fail or self.mode == "fail":
+                return 500, {"error": {"message": "boom"}}, {}
+            if self.mode == "rate_limit":
+                return 429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}
+            if path.endswith("/embeddings"):
+                return 200, self.embeddings(body), {}
+            if not path.endswith("/chat/completions"):
+                return 404, {"error": {"message": f"no route {path}"}}, {}
+            system, user = (m["content"] for m in body["messages"])
+            if any(t in user for t in self.fail_papers):
+                return 500, {"error": {"message": "this paper breaks me"}}, {}
+            content = "Sure! Here is my rating." if invalid or self.mode == "invalid" \
+                else self.judge(system, user)
+            prompt = sum(len(m["content"]) for m in body["messages"])
+            return 200, {
+                "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": math.ceil(prompt / 4),
+                          "completion_tokens": math.ceil(len(content) / 4),
+                          "total_tokens": math.ceil(prompt / 4) + math.ceil(len(content) / 4)},
+            }, {}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def judge(self, system: str, user: str) -> str:
+        nonce = re.search(r"\nref: (\w+)$", user)
+        ref = nonce.group(1) if nonce else ""
+        zh = "Chinese" in system
+        interests = user.split("⟦PAPER", 1)[0]
+        paper = user
+        if ref and f"⟦PAPER {ref}⟧" in user:
+            paper = user.split(f"⟦PAPER {ref}⟧", 1)[1].split(f"⟦END {ref}⟧", 1)[0]
+        shared = sorted(terms(interests) & terms(paper))
+        relevance: float = min(10, len(shared))
+        novelty = min(10, 2 * len(re.findall(r"\b(novel|first|new|introduce)", paper, re.I)))
+        if self.mode == "obedient":
+            if fake := FAKE_JSON.search(user):
+                return fake.group(0)  # parrots the answer the paper wrote for it
+            for p in OBEY_SCORE:
+                if m := p.search(paper):
+                    relevance = int(m.group(1))
+                    break
+            else:
+                if OBEY_MAX.search(paper):
+                    relevance = 10
+        abstract = paper.split("Abstract:", 1)[-1].strip()
+        first = re.split(r"(?<=[.!?。])\s", abstract, maxsplit=1)[0][:200]
+        reason = (f"与你的兴趣共有 {len(shared)} 个关键词：{'、'.join(shared[:4])}。" if zh
+                  else f"Shares {len(shared)} of your terms: {', '.join(shared[:4])}.")
+        out: dict[str, Any] = {"ref": ref, "relevance": relevance, "novelty": novelty,
+                               "reason": reason, "tldr": ("本文：" if zh else "") + first}
+        if self.mode == "bad_schema":
+            out["relevance"] = "very high"
+        elif self.mode == "out_of_range":
+            out.update(relevance=42, novelty=-3, reason="x" * 5000)
+        return json.dumps(out, ensure_ascii=False)
+
+    def embeddings(self, body: dict) -> dict:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = []
+        for i, text in enumerate(texts):
+            vec = [0.0] * 16
+            for w in terms(text):
+                vec[int(hashlib.md5(w.encode()).hexdigest(), 16) % 16] += 1.0
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
+        return {"object": "list", "data": data, "model": body["model"],
+                "usage": {"prompt_tokens": sum(len(t) // 4 for t in texts)}}
+
+
+CORPUS = Path(__file__).with_name("llm_injection.jsonl")
+
+
+def injection_corpus() -> list[tuple[str, Paper, Paper]]:
+    """(name, the paper as honestly written, the same paper with the injection added)."""
+    out = []
+    for i, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
+        r = json.loads(line)
+        honest = Paper(id=f"2599.{i:05d}", title=r["title"], abstract=r["honest"],
+                       categories=["cs.LG"])
+        attack = r["injection"]
+        if r["where"] == "title":
+            attacked = replace(honest, title=f"{attack} {r['title']}")
+        elif r["where"] == "start":
+            attacked = replace(honest, abstract=f"{attack} {r['honest']}")
+        else:
+            attacked = replace(honest, abstract=f"{r['honest']} {attack}")
+        out.append((r["name"], honest, attacked))
+    return out

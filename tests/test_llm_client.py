@@ -1,0 +1,188 @@
+"""The OpenAI-compatible client against a real local server: protocol, retries, timeouts,
+budgets, concurrency, secrets. Never a mock of the client."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from papersift import config
+from papersift.cli import main
+from papersift.llm import prompts
+from papersift.llm.client import BudgetExceeded, Client, LLMError, api_key
+from papersift.records import Paper
+from tests.llm_server import LLMServer
+
+PROFILE = prompts.profile_for("I study linear attention, recurrent architectures and scaling "
+                              "laws of language model pre-training.", ["linear attention"],
+                              [], [])
+PAPER = Paper(id="2501.00001", title="Scaling laws of linear attention language models",
+              abstract="We measure scaling laws for linear attention and recurrent language "
+                       "models during pre-training. A new chunked kernel is introduced.",
+              authors=["A. Author"], categories=["cs.CL"])
+
+
+@pytest.fixture
+def server() -> Iterator[LLMServer]:
+    s = LLMServer().start()
+    yield s
+    s.stop()
+
+
+def ask(client: Client) -> prompts.Answer:
+    prompt = prompts.build(PROFILE, PAPER)
+    return client.chat(prompt.messages, prompts.parser(prompt.nonce))[0]
+
+
+def test_protocol_bearer_key_json_mode_and_usage(server: LLMServer) -> None:
+    server.key = "sk-test-123"
+    with Client(server.url, "judge-model", key="sk-test-123", price_input=2.0,
+                price_output=8.0) as client:
+        answer = ask(client)
+    body, headers = server.requests[0], server.headers[0]
+    assert headers["Authorization"] == "Bearer sk-test-123"
+    assert body["model"] == "judge-model" and body["temperature"] == 0
+    assert body["response_format"] == {"type": "json_object"}
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert answer.relevance >= 5 and answer.tldr.startswith("We measure scaling laws")
+    u = client.usage
+    assert u.calls == 1 and u.prompt_tokens > 100 and u.completion_tokens > 10
+    assert u.cost == pytest.approx((u.prompt_tokens * 2 + u.completion_tokens * 8) / 1e6)
+
+
+def test_server_errors_and_invalid_answers_are_retried_with_backoff(server: LLMServer) -> None:
+    waits: list[float] = []
+    server.fail_next, server.invalid_next = 1, 1
+    with Client(server.url, "m", retries=2, backoff=0.5, sleep=waits.append) as client:
+        assert ask(client).relevance > 0
+    assert len(server.requests) == 3 and waits == [0.5, 1.0]
+
+
+def test_rate_limit_honours_retry_after_then_gives_up_with_a_clear_error(
+        server: LLMServer) -> None:
+    server.mode = "rate_limit"
+    with Client(server.url, "m", retries=1, backoff=0, sleep=lambda _: None) as client, \
+            pytest.raises(LLMError, match=r"HTTP 429 after 2 tries"):
+        ask(client)
+
+
+def test_a_slow_model_times_out_within_the_limit(server: LLMServer) -> None:
+    server.delay = 2.0
+    start = time.perf_counter()
+    with Client(server.url, "m", timeout=0.3, retries=1, backoff=0) as client, \
+            pytest.raises(LLMError, match="timed out .*llm.timeout"):
+        ask(client)
+    assert time.perf_counter() - start < 1.5
+
+
+def test_wrong_key_is_not_retried_and_never_printed(server: LLMServer) -> None:
+    server.key = "right"
+    with Client(server.url, "m", key="sk-secret-wrong", retries=3) as client, \
+            pytest.raises(LLMError) as e:
+        ask(client)
+    assert len(server.requests) == 1
+    assert "HTTP 401" in str(e.value) and "api_key" in str(e.value)
+    assert "sk-secret-wrong" not in str(e.value)
+
+
+def test_invalid_json_schema_and_unbound_answers_fail_after_retries(server: LLMServer) -> None:
+    for mode, why in (("invalid", "not JSON"), ("bad_schema", "relevance must be a number")):
+        server.mode = mode
+        with Client(server.url, "m", retries=1, backoff=0) as client, \
+                pytest.raises(LLMError, match=why):
+            ask(client)
+    # an answer for another request (wrong nonce) is rejected
+    server.mode = "honest"
+    prompt = prompts.build(PROFILE, PAPER)
+    with Client(server.url, "m", retries=0) as client, pytest.raises(LLMError, match="ref"):
+        client.chat(prompt.messages, prompts.parser("0123456789ab"))
+
+
+def test_out_of_range_scores_are_clamped_and_text_length_limited(server: LLMServer) -> None:
+    server.mode = "out_of_range"
+    with Client(server.url, "m") as client:
+        answer = ask(client)
+    assert (answer.relevance, answer.novelty) == (10.0, 0.0)
+    assert len(answer.reason) == prompts.REASON_CHARS and answer.reason.endswith("…")
+
+
+def test_token_and_cost_budgets_stop_calls_before_they_are_made(server: LLMServer) -> None:
+    with Client(server.url, "m", max_tokens=1500) as client:
+        ask(client)
+        spent = client.usage.tokens
+        with pytest.raises(BudgetExceeded, match="llm.max_tokens"):
+            for _ in range(10):
+                ask(client)
+        assert client.usage.tokens <= 1500 and client.usage.tokens > spent
+    calls = len(server.requests)
+    with Client(server.url, "m", price_input=1000.0, price_output=1000.0,
+                max_cost=3.0) as client, pytest.raises(BudgetExceeded, match="llm.max_cost"):
+        for _ in range(10):
+            ask(client)
+    assert client.usage.cost <= 3.0 and len(server.requests) >= calls + 2
+
+
+def test_concurrency_limit_holds(server: LLMServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.delay = 0.2
+    with Client(server.url, "m", concurrency=2) as client, ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: ask(client), range(6)))
+    assert server.max_in_flight == 2 and len(server.requests) == 6
+
+
+def test_embeddings(server: LLMServer) -> None:
+    with Client(server.url, "m") as client:
+        vecs = client.embed(["linear attention", "protein folding", "attention linear"], "e")
+    assert vecs.shape == (3, 16)
+    assert vecs[0] @ vecs[2] == pytest.approx(1.0) and vecs[0] @ vecs[1] < 0.5
+
+
+def test_api_key_from_env_or_a_private_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    key_file.chmod(0o644)
+    s = config.load(env={"PAPERSIFT_LLM_API_KEY_FILE": str(key_file)})
+    with pytest.raises(LLMError, match="chmod 600"):
+        api_key(s, env={})
+    key_file.chmod(0o600)
+    assert api_key(s, env={}) == "sk-from-file"
+    assert api_key(s, env={"PAPERSIFT_LLM_API_KEY": "sk-env"}) == "sk-env"
+
+
+def test_cli_llm_test_prints_model_latency_tokens_and_cost(server: LLMServer) -> None:
+    env = {"PAPERSIFT_LLM_BASE_URL": server.url, "PAPERSIFT_LLM_MODEL": "tiny-judge",
+           "PAPERSIFT_LLM_PRICE_INPUT": "1.5", "PAPERSIFT_LLM_EMBEDDING_MODEL": "tiny-embed"}
+    result = CliRunner().invoke(main, ["llm", "test"], env=env)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "model: tiny-judge" in out and "latency:" in out and "prompt +" in out
+    assert "cost 0.000" in out and "embeddings: tiny-embed, 16 dimensions" in out
+    server.mode = "fail"
+    result = CliRunner().invoke(main, ["llm", "test"], env={**env, "PAPERSIFT_LLM_RETRIES": "0"})
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "HTTP 500" in result.output
+
+
+def test_cli_llm_test_names_an_unreachable_endpoint() -> None:
+    env = {"PAPERSIFT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "PAPERSIFT_LLM_RETRIES": "0"}
+    result = CliRunner().invoke(main, ["llm", "test"], env=env)
+    assert result.exit_code == 1 and "llm.base_url" in result.output
+    assert os.environ.get("PAPERSIFT_LLM_API_KEY") is None
+
+
+def test_llm_config_is_off_by_default_and_checked(tmp_path: Path) -> None:
+    s = config.load(env={})
+    assert s["llm.enabled"] is False and s["llm.top_n"] == 30
+    assert "[llm]" in config.render_template() and "api_key_file" in config.render_template()
+    with pytest.raises(config.ConfigError, match=r"llm\.weight must be between 0 and 10"):
+        config.load(env={"PAPERSIFT_LLM_WEIGHT": "50"})
+    bad = tmp_path / "c.toml"
+    bad.write_text("[llm]\nmodle = 'x'\n")
+    with pytest.raises(config.ConfigError, match=r"did you mean 'model'"):
+        config.load(bad, env={})

@@ -1,0 +1,71 @@
+"""The daily job with the LLM layer on, against the local deterministic model: the digest
+carries TL;DRs and LLM reasons, a dead endpoint changes nothing, and off means off."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from papersift import config
+from papersift.jobs import daily
+from papersift.rank.embed import MiniLM
+from papersift.store import Store
+from tests.conftest import DEMO_DAY
+from tests.llm_server import LLMServer
+
+
+@pytest.fixture
+def server() -> Iterator[LLMServer]:
+    s = LLMServer().start()
+    yield s
+    s.stop()
+
+
+def with_llm(settings: config.Settings, **values: object) -> config.Settings:
+    llm = {**settings.values["llm"], "enabled": True, "top_n": 20, "backoff": 0.0,
+           **values}
+    return replace(settings, values={**settings.values, "llm": llm})
+
+
+def test_daily_with_the_llm_reranks_explains_and_writes_tldrs(
+        demo_settings: config.Settings, embedder: MiniLM, server: LLMServer) -> None:
+    settings = with_llm(demo_settings, base_url=server.url, model="tiny")
+    result = daily(settings, DEMO_DAY, embedder=embedder, send=False)
+    entries = result.digest.entries
+    assert entries and not result.warnings
+    assert len(server.chat_requests) == 20  # the head only, one call per paper
+    assert all(e.tldr for e in entries)
+    assert all("(LLM: relevance" in e.reason for e in entries)
+    md, html = (p.read_text() for p in result.files)
+    assert "**TL;DR:**" in md and "<strong>TL;DR:</strong>" in html
+    store = Store(settings.store_url)
+    try:
+        (run,) = store.llm_runs()
+    finally:
+        store.close()
+    assert (run.user, run.day, run.judged, run.failed, run.calls) == \
+        ("default", DEMO_DAY, 20, 0, 20)
+    # a rerun reuses the stored digest: no new call, the same TL;DRs
+    again = daily(settings, DEMO_DAY, embedder=embedder, send=False)
+    assert again.reused and len(server.chat_requests) == 20
+    assert [e.tldr for e in again.digest.entries] == [e.tldr for e in entries]
+
+
+def test_a_dead_endpoint_gives_the_local_digest_with_a_warning(
+        demo_settings: config.Settings, embedder: MiniLM, server: LLMServer) -> None:
+    db = Path(demo_settings.store_url.removeprefix("sqlite:///"))
+    shutil.copy(db, db.with_name("local.sqlite"))
+    server.mode = "fail"
+    settings = with_llm(demo_settings, base_url=server.url, retries=0)
+    result = daily(settings, DEMO_DAY, embedder=embedder, send=False)
+    assert any("kept their local place" in w and "HTTP 500" in w for w in result.warnings)
+    local_only = replace(demo_settings, values={
+        **demo_settings.values, "store": {"url": f"sqlite:///{db.with_name('local.sqlite')}"}})
+    local = daily(local_only, DEMO_DAY, embedder=embedder, send=False)
+    assert local.digest.entries
+    assert [(e.paper.id, e.score, e.reason, e.tldr) for e in result.digest.entries] == \
+        [(e.paper.id, e.score, e.reason, None) for e in local.digest.entries]
