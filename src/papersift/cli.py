@@ -249,4 +249,5 @@ from papersift import (  # noqa: E402, F401
     cli_deliver,  # deliver, serve, doctor, catchup, channels
     cli_profile,  # profile, rate
     cli_quality,  # quality
+    cli_web,
 )

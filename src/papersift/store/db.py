@@ -22,6 +22,7 @@ from papersift.store import schema as t
 from papersift.store.deliveries import DeliveriesMixin
 from papersift.store.profiles import ProfilesMixin
 from papersift.store.quality import QualityQueries
+from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
 
@@ -69,7 +70,7 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries, DeliveriesMixin, ProfilesMixin):
+class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, WebMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")
