@@ -78,14 +78,15 @@ def serve(ctx: click.Context, once: bool, no_web: bool, host: str | None,
             raise SystemExit(1)
         return
     if not no_web:
-        from papersift.web.server import run
+        from papersift.web.server import open_app, run
 
         host, port = host or settings["web.host"], port or settings["web.port"]
+        app = open_app(settings, host)
         scheduler.start()
         err.print(f"papersift serve: scheduler running, web app on http://{host}:{port}/ "
                   "(Ctrl-C stops both)")
         try:
-            run(settings, host, port)  # returns on SIGINT/SIGTERM
+            run(app, host, port)  # returns on SIGINT/SIGTERM
         finally:
             scheduler.stop()  # finishes the pass in progress
         return

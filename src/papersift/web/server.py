@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+
+from fastapi import FastAPI
+
 from papersift.config import Settings
 from papersift.errors import PapersiftError
 from papersift.store import Store
@@ -12,11 +16,9 @@ def needs_accounts(settings: Settings, host: str) -> bool:
     return settings["web.accounts"] or not is_loopback(host)
 
 
-def run(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM. Beyond loopback (or with web.accounts) everyone signs in,
-    so an account must exist first."""
-    import uvicorn
-
+def open_app(settings: Settings, host: str) -> FastAPI:
+    """The app for `host`, its store opened (and migrated) now, before the scheduler starts.
+    Beyond loopback (or with web.accounts) everyone signs in, so an account must exist."""
     from papersift.web.app import create_app
 
     accounts = needs_accounts(settings, host)
@@ -26,13 +28,23 @@ def run(settings: Settings, host: str, port: int) -> None:
         raise PapersiftError(f"serving on {host} requires accounts and there are none: "
                              "create one with `papersift web adduser NAME` (or bind to "
                              "127.0.0.1 for single-user mode)")
-    app = create_app(settings, accounts=accounts, store=store)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    return create_app(settings, accounts=accounts, store=store)
+
+
+def run(app: FastAPI, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM, then return (so the caller can stop the scheduler)."""
+    import uvicorn
+
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # handlers that would kill the process before the scheduler's pass in progress finishes.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           access_log=False))
     try:
         server.run()
     finally:
-        store.close()
+        app.state.store.close()
     if not server.started:
         raise PapersiftError(f"cannot serve on {host}:{port} (in use or not allowed): pick "
                              "another --port or web.port")
