@@ -96,13 +96,14 @@ class WebMixin:
                 token_hash=token_hash, user=user, csrf=csrf, created_at=utcnow(),
                 expires_at=expires_at))
 
-    def session(self, token_hash: str, now: str) -> tuple[str, str] | None:
-        """(user, csrf token) of a live session."""
-        q = select(t.web_sessions.c.user, t.web_sessions.c.csrf).where(
-            t.web_sessions.c.token_hash == token_hash, t.web_sessions.c.expires_at > now)
+    def session(self, token_hash: str, now: str) -> tuple[str, str, str | None] | None:
+        """(user, csrf token, UI language) of a live session: one query per request."""
+        s, u = t.web_sessions, t.web_users
+        q = (select(s.c.user, s.c.csrf, u.c.lang).outerjoin(u, u.c.user == s.c.user)
+             .where(s.c.token_hash == token_hash, s.c.expires_at > now))
         with self.begin() as conn:
             row = conn.execute(q).first()
-        return (row.user, row.csrf) if row else None
+        return (row.user, row.csrf, row.lang) if row else None
 
     def end_sessions(self, *, token_hash: str | None = None, user: str | None = None,
                      expired_before: str | None = None) -> int:

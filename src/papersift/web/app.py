@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papersift.calendar import parse_day
 from papersift.config import Settings, xdg_data_home
@@ -46,6 +47,32 @@ class LoginRequired(Exception):
 
 class Refused(Exception):
     """A state-changing request without the session's CSRF token."""
+
+
+class SessionMiddleware:
+    """Finds the request's session (creating one in single-user mode) before any route runs,
+    and sends the cookie of a new one. Plain ASGI: cheaper than an http middleware."""
+
+    def __init__(self, app: ASGIApp, resolve: Callable[[Request], Awaitable[auth.Session | None]],
+                 cookie: Callable[[str], bytes]) -> None:
+        self.app, self.resolve, self.cookie = app, resolve, cookie
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        session = await self.resolve(Request(scope))
+        if session is None or session.token is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = self.cookie(session.token)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 class RateIn(BaseModel):
@@ -87,27 +114,26 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     # --- sessions, language, errors ---------------------------------------------------------
 
-    @app.middleware("http")
-    async def sessions(request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/static/"):
-            return await call_next(request)
+    async def resolve(request: Request) -> auth.Session | None:
         token = request.cookies.get(auth.SESSION_COOKIE)
         session = await run_in_threadpool(auth.find_session, store, token)
         if session is None and single_user:
             session = await run_in_threadpool(auth.open_session, store, single_user, days)
         request.state.session = session
-        stored = session and await run_in_threadpool(store.web_user, session.user)
-        request.state.lang = pick_lang(stored.lang if stored else None,
+        request.state.lang = pick_lang(session.lang if session else None,
                                        request.headers.get("accept-language"))
-        response = await call_next(request)
-        if session and session.token:
-            _set_session_cookie(response, session.token)
-        return response
+        return session
 
     def _set_session_cookie(response: Response, token: str) -> None:
         response.set_cookie(auth.SESSION_COOKIE, token, max_age=days * 86400, httponly=True,
                             samesite="lax", secure=secure, path="/")
+
+    def _cookie_header(token: str) -> bytes:
+        response = Response()
+        _set_session_cookie(response, token)
+        return response.headers["set-cookie"].encode("latin-1")
+
+    app.add_middleware(SessionMiddleware, resolve=resolve, cookie=_cookie_header)
 
     def viewer(request: Request) -> auth.Session:
         session: auth.Session | None = request.state.session

@@ -78,6 +78,7 @@ def _iso(t: datetime) -> str:
 class Session:
     user: str
     csrf: str
+    lang: str | None = None  # the user's UI language, if chosen
     token: str | None = None  # set only on the request that created it (to send the cookie)
 
 
@@ -86,7 +87,8 @@ def open_session(store: Store, user: str, days: int) -> Session:
     csrf = secrets.token_urlsafe(24)
     expires = datetime.now(UTC) + timedelta(days=days)
     store.add_session(token_hash(token), user, csrf, _iso(expires))
-    return Session(user, csrf, token)
+    account = store.web_user(user)
+    return Session(user, csrf, account.lang if account else None, token)
 
 
 def find_session(store: Store, token: str | None) -> Session | None:

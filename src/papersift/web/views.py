@@ -4,6 +4,7 @@ search results, the profile and the pictures. Every function takes the signed-in
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -22,6 +23,7 @@ MORE = 30  # papers shown below the threshold
 SIMILAR = 8
 MAP_DAYS = 30  # recent recommendations drawn on the interest map
 TREND_DAYS = 60
+LISTED_TTL = 60.0  # seconds a day's listing count is reused
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Views:
         self._embedder = embedder
         self._lock = threading.Lock()
         self._matrix: tuple[int, list[str], np.ndarray] | None = None
+        self._listed_cache: dict[str, tuple[float, int]] = {}
 
     # --- embeddings -------------------------------------------------------------------------
 
@@ -107,6 +110,18 @@ class Views:
         return [Card(p, ratings.get(p.id), reason=(reasons[i] if reasons else ""))
                 for i, p in enumerate(papers)]
 
+    def _listed(self, day: str) -> int:
+        """Papers listed on `day` in the configured categories. Every user's digest page asks;
+        a minute-old count is fine (a day's listing changes only while it is being fetched)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._listed_cache.get(day)
+        if hit is None or now - hit[0] > LISTED_TTL:
+            hit = (now, self.store.listing_count(day, self.settings["arxiv.categories"]))
+            with self._lock:
+                self._listed_cache[day] = hit
+        return hit[1]
+
     # --- pages ------------------------------------------------------------------------------
 
     def digest(self, user: str, day: str, more: bool = False) -> DigestView | None:
@@ -119,8 +134,7 @@ class Views:
         cards = [Card(papers[e.paper_id], ratings.get(e.paper_id), e.rank, e.score,
                       max(0.0, min(1.0, e.score / top)) if top > 0 else 0.0, e.reason)
                  for e in stored if e.paper_id in papers]
-        view = DigestView(day, cards, self.store.listing_count(
-            day, self.settings["arxiv.categories"]), self.store.digest_days(user))
+        view = DigestView(day, cards, self._listed(day), self.store.digest_days(user))
         if more:
             view.more = self._below_threshold(user, day, set(papers))
         return view
