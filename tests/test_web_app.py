@@ -4,14 +4,16 @@ feedback links, search, profile edits, languages and pictures."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from papersift.rank.embed import MiniLM
 from papersift.store.web import fts_query
 from papersift.tokens import feedback_url, load_key
 from tests.arxiv_server import DAY1
-from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web
+from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web, make_web
 
 
 def sign_in(client: TestClient, user: str, password: str) -> int:
@@ -43,14 +45,32 @@ def test_accounts_mode_requires_sign_in_and_logout_ends_the_session(web_accounts
     assert stale.get("/api/me").status_code == 401
 
 
-def test_session_cookie_is_http_only_and_secure_behind_https(web_accounts: Web) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\t/evil.example", "/\\evil.example",
+                                    "https://evil.example/"])
+def test_sign_in_never_redirects_to_another_site(web_accounts: Web, target: str) -> None:
     c = web_accounts.client()
-    page = c.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = c.post("/login", data={"user": BOB, "password": PASSWORDS[BOB], "csrf": csrf},
-               follow_redirects=False)
-    header = r.headers["set-cookie"].lower()
-    assert "httponly" in header and "samesite=lax" in header
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    r = c.post("/login", data={"user": ANN, "password": PASSWORDS[ANN], "csrf": csrf,
+                               "next": target}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_session_cookie_is_http_only_and_secure_behind_https(
+        web_accounts: Web, tmp_path: Path, web_store_file: Path, embedder: MiniLM) -> None:
+    def cookie_of(c: TestClient) -> str:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+        r = c.post("/login", data={"user": BOB, "password": PASSWORDS[BOB], "csrf": csrf},
+                   follow_redirects=False)
+        return r.headers["set-cookie"].lower()
+
+    plain = cookie_of(web_accounts.client())
+    assert "httponly" in plain and "samesite=lax" in plain and "secure" not in plain
+    folder = tmp_path / "https"
+    folder.mkdir()
+    https = make_web(folder, web_store_file, embedder, accounts=True,
+                     extra='base_url = "https://papers.example.org"\n')
+    assert "; secure" in cookie_of(TestClient(https.app, base_url="https://127.0.0.1"))
+    https.store.close()
     # a login form posted without its own token (cross-site) is refused
     other = web_accounts.client()
     assert other.post("/login", data={"user": BOB, "password": PASSWORDS[BOB],
@@ -207,8 +227,6 @@ def test_language_follows_the_browser_then_the_users_choice(web_single: Web) -> 
 
 
 def test_every_ui_string_has_a_chinese_translation() -> None:
-    from pathlib import Path
-
     from papersift.web.i18n import ZH
 
     folder = Path(__file__).parents[1] / "src" / "papersift" / "web"

@@ -34,11 +34,12 @@ from papersift.store.web import Filters
 from papersift.tokens import load_key
 from papersift.web import auth
 from papersift.web.i18n import LANGS, pick_lang, translator
-from papersift.web.views import Card, Views
+from papersift.web.views import Card, DigestView, Views
 
 STATIC = Path(__file__).parent / "static"
 TERM_KINDS = ("author", "keyword", "mute")
 UPLOAD_SUFFIXES = (".bib", ".bibtex", ".ris", ".txt")
+MAX_UPLOAD = 50 << 20  # a 5,000-entry BibTeX library is about 5 MiB
 
 
 class LoginRequired(Exception):
@@ -81,8 +82,9 @@ class RateIn(BaseModel):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: `next` must never send a user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths: `next` must never send a user to another site (browsers drop
+    tabs and newlines, so "/\t/evil.example" would become "//evil.example")."""
+    if target and re.fullmatch(r"/(?![/\\])[^\s\\]*", target):
         return target
     return "/"
 
@@ -114,11 +116,15 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     # --- sessions, language, errors ---------------------------------------------------------
 
+    # The session lookup, the digest pages and /api/days run on the event loop: one indexed
+    # SQLite read each (WAL: readers never wait for writers), cheaper than a hop to a worker
+    # thread and the GIL hand-offs that come with it, which dominated the latency tail under
+    # load. Heavier views (search, pictures, "show more") stay in the thread pool.
     async def resolve(request: Request) -> auth.Session | None:
         token = request.cookies.get(auth.SESSION_COOKIE)
-        session = await run_in_threadpool(auth.find_session, store, token)
+        session = auth.find_session(store, token)
         if session is None and single_user:
-            session = await run_in_threadpool(auth.open_session, store, single_user, days)
+            session = auth.open_session(store, single_user, days)
         request.state.session = session
         request.state.lang = pick_lang(session.lang if session else None,
                                        request.headers.get("accept-language"))
@@ -135,7 +141,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     app.add_middleware(SessionMiddleware, resolve=resolve, cookie=_cookie_header)
 
-    def viewer(request: Request) -> auth.Session:
+    async def viewer(request: Request) -> auth.Session:
         session: auth.Session | None = request.state.session
         if session is None:
             raise LoginRequired()
@@ -143,7 +149,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     async def checked(request: Request) -> auth.Session:
         """The session, for a state-changing request carrying its CSRF token."""
-        session = viewer(request)
+        session = await viewer(request)
         given = request.headers.get("x-csrf-token")
         if given is None and request.headers.get("content-type", "").startswith(
                 ("application/x-www-form-urlencoded", "multipart/form-data")):
@@ -273,10 +279,15 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
             return page(request, "empty.html")
         return RedirectResponse(f"/digest/{days_[0]}", status_code=303)
 
+    async def _digest(user: str, day: str, more: bool) -> DigestView | None:
+        if more:  # the day's whole listing and its embeddings: off the event loop
+            return await run_in_threadpool(views.digest, user, day, True)
+        return views.digest(user, day)
+
     @app.get("/digest/{day}", response_class=HTMLResponse, include_in_schema=False)
-    def digest_page(request: Request, session: Viewer, day: str, more: bool = False
-                    ) -> Response:
-        view = views.digest(session.user, _day(day), more)
+    async def digest_page(request: Request, session: Viewer, day: str, more: bool = False
+                          ) -> Response:
+        view = await _digest(session.user, _day(day), more)
         if view is None:
             return _not_found(request)
         return page(request, "digest.html", v=view)
@@ -360,9 +371,13 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
                                  ".txt (arXiv ids) file")
         folder = xdg_data_home() / "papersift" / "uploads" / session.user
         folder.mkdir(parents=True, exist_ok=True)
+        data = await file.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise PapersiftError(f"{file.filename} is larger than {MAX_UPLOAD >> 20} MiB: "
+                                 "split it, or import it with `papersift profile add`")
         path = folder / name
         # kept: the uploaded file is the source, re-read by `profile sync` like any other
-        path.write_bytes(await file.read())
+        path.write_bytes(data)
         report = await run_in_threadpool(add_source, settings, store, session.user,
                                          parse_source(str(path)), search=False)
         return _back(report.summary())
@@ -392,16 +407,16 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
                 "accounts": accounts}
 
     @app.get("/api/days", tags=["api"])
-    def api_days(session: Viewer) -> list[str]:
+    async def api_days(session: Viewer) -> list[str]:
         """Days with a stored digest, newest first."""
         return store.digest_days(session.user)
 
     @app.get("/api/digest/{day}", tags=["api"])
-    def api_digest(request: Request, session: Viewer, day: str, more: bool = False
-                   ) -> Response:
+    async def api_digest(request: Request, session: Viewer, day: str, more: bool = False
+                         ) -> Response:
         """One day's digest: ranked papers with score, reason and your rating; `more` adds
         the papers below the threshold closest to your library."""
-        view = views.digest(session.user, _day(day), more)
+        view = await _digest(session.user, _day(day), more)
         if view is None:
             return _not_found(request)
         return JSONResponse({"day": view.day, "listed": view.listed,

@@ -58,8 +58,8 @@ ZH: dict[str, str] = {
         "出现在 {day} 的推荐中（第 {rank} 位，得分 {score}）。",
     "Similar papers": "相似论文",
     "Close to these papers of your library": "与你文库中这些论文相近",
-    "Similar papers need the embedding model: none cached for this paper.":
-        "相似论文需要嵌入向量：此论文尚无缓存。",
+    "Similar papers need the embedding model, which could not be loaded.":
+        "相似论文需要嵌入模型，但模型无法加载。",
     "Keywords": "关键词",
     "Semantic": "语义",
     "Keyword": "关键词匹配",

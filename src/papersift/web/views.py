@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from papersift.config import Settings
+from papersift.errors import PapersiftError
 from papersift.profile.show import beliefs, clusters
 from papersift.rank.base import short_title
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
@@ -175,8 +176,9 @@ class Views:
         if picks:
             card.rank, card.score, card.reason = picks[0].rank, picks[0].score, picks[0].reason
         view = PaperView(card, picks)
-        vec = self.vectors([p], compute=False).get(p.id)
-        if vec is None:
+        try:  # a paper never ranked is embedded now (and cached)
+            vec = self.vectors([p], compute=True)[p.id]
+        except PapersiftError:  # the model cannot load: the page still shows the paper
             view.embedded = False
             return view
         ids, m = self.matrix()
