@@ -90,6 +90,7 @@ def test_serve_hosts_the_app_beside_the_scheduler(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "scheduler running, web app on" in err
+    assert "finishing the pass in progress, then stopping" in err
 
 
 def test_full_text_index_follows_paper_updates(tmp_path: Path) -> None:

@@ -77,19 +77,12 @@ def serve(ctx: click.Context, once: bool, no_web: bool, host: str | None,
         if report.errors:
             raise SystemExit(1)
         return
+    app = None
     if not no_web:
         from papersift.web.server import open_app, run
 
         host, port = host or settings["web.host"], port or settings["web.port"]
-        app = open_app(settings, host)
-        scheduler.start()
-        err.print(f"papersift serve: scheduler running, web app on http://{host}:{port}/ "
-                  "(Ctrl-C stops both)")
-        try:
-            run(app, host, port)  # returns on SIGINT/SIGTERM
-        finally:
-            scheduler.stop()  # finishes the pass in progress
-        return
+        app = open_app(settings, host)  # migrates the store before the scheduler uses it
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -99,9 +92,16 @@ def serve(ctx: click.Context, once: bool, no_web: bool, host: str | None,
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     scheduler.start()
-    err.print("papersift serve: scheduler running (Ctrl-C stops it)")
-    stopped.wait()
-    scheduler.stop()
+    try:
+        if app is None:
+            err.print("papersift serve: scheduler running (Ctrl-C stops it)")
+            stopped.wait()
+        else:
+            err.print(f"papersift serve: scheduler running, web app on http://{host}:{port}/ "
+                      "(Ctrl-C stops both)")
+            run(app, host, port, stopped)  # the web app in the foreground
+    finally:
+        scheduler.stop()  # finishes the pass in progress
 
 
 @main.command()

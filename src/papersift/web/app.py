@@ -123,8 +123,8 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     async def resolve(request: Request) -> auth.Session | None:
         token = request.cookies.get(auth.SESSION_COOKIE)
         session = auth.find_session(store, token)
-        if session is None and single_user:
-            session = auth.open_session(store, single_user, days)
+        if session is None and single_user:  # a write may wait for the daily job's lock
+            session = await run_in_threadpool(auth.open_session, store, single_user, days)
         request.state.session = session
         request.state.lang = pick_lang(session.lang if session else None,
                                        request.headers.get("accept-language"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import signal
+import threading
 
 from fastapi import FastAPI
 
@@ -31,20 +31,25 @@ def open_app(settings: Settings, host: str) -> FastAPI:
     return create_app(settings, accounts=accounts, store=store)
 
 
-def run(app: FastAPI, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM, then return (so the caller can stop the scheduler)."""
+def run(app: FastAPI, host: str, port: int, stop: threading.Event) -> None:
+    """Serve until `stop` is set or uvicorn gets SIGINT/SIGTERM. uvicorn re-raises that
+    signal once it has shut down, so the caller's handler (which sets `stop`) still runs;
+    a signal that comes before uvicorn installed its handlers only sets `stop`, which is
+    watched here."""
     import uvicorn
 
-    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
-    # handlers that would kill the process before the scheduler's pass in progress finishes.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            access_log=False))
+
+    def watch() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=watch, daemon=True, name="papersift-web-stop").start()
     try:
         server.run()
     finally:
         app.state.store.close()
-    if not server.started:
+    if not server.started and not stop.is_set():
         raise PapersiftError(f"cannot serve on {host}:{port} (in use or not allowed): pick "
                              "another --port or web.port")
