@@ -135,8 +135,12 @@ class WebMixin:
             match = fts_query(query)
             if not match:
                 return []
+            # Without filters the top `limit` are picked inside FTS5, before any paper row
+            # is read; with filters every match is joined to its row and filtered first.
+            top = "" if cond else " ORDER BY rank LIMIT :n"
             fts = text("SELECT rowid AS rid, bm25(papers_fts, 4.0, 1.0, 2.0) AS rank "
-                       "FROM papers_fts WHERE papers_fts MATCH :q").bindparams(q=match) \
+                       f"FROM papers_fts WHERE papers_fts MATCH :q{top}") \
+                .bindparams(q=match, **({} if cond else {"n": limit})) \
                 .columns(rid=p.c.version.type, rank=p.c.version.type).subquery("fts")
             q = (select(p).join(fts, fts.c.rid == text("papers.rowid"))
                  .where(*cond).order_by(fts.c.rank).limit(limit))
