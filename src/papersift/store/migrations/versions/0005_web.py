@@ -23,7 +23,10 @@ FTS = [
     "CREATE TRIGGER papers_fts_ad AFTER DELETE ON papers BEGIN "
     "INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) "
     "VALUES ('delete', old.rowid, old.title, old.abstract, old.authors); END",
-    "CREATE TRIGGER papers_fts_au AFTER UPDATE OF title, abstract, authors ON papers BEGIN "
+    # re-imports rewrite every row with the same text: only a real change touches the index
+    "CREATE TRIGGER papers_fts_au AFTER UPDATE OF title, abstract, authors ON papers "
+    "WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract "
+    "OR old.authors IS NOT new.authors BEGIN "
     "INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) "
     "VALUES ('delete', old.rowid, old.title, old.abstract, old.authors); "
     "INSERT INTO papers_fts(rowid, title, abstract, authors) "
