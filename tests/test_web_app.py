@@ -254,3 +254,14 @@ def test_any_address_but_loopback_needs_accounts(web_single: Web, host: str,
     from papersift.web.server import needs_accounts
 
     assert needs_accounts(web_single.settings, host) is accounts
+
+
+def test_api_docs_work_offline(web_single: Web) -> None:
+    c = web_single.client()
+    page = c.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(a.startswith("/") for a in assets)  # no CDN
+    assert all(c.get(a).status_code == 200 for a in assets)
+    spec = c.get("/openapi.json").json()
+    assert {"/api/digest/{day}", "/api/search", "/api/rate"} <= set(spec["paths"])
+

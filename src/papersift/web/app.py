@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -109,7 +110,9 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     jinja.filters["authors"] = short_authors
     store.end_sessions(expired_before=datetime.now(UTC).isoformat(timespec="seconds"))
 
-    app = FastAPI(title="papersift", version="1", summary="Your daily arXiv digest: pages "
+    # FastAPIOffline: the /docs and /redoc pages serve their scripts from the package, not
+    # from a CDN (papersift runs without internet)
+    app = FastAPIOffline(title="papersift", version="1", summary="Your daily arXiv digest: pages "
                   "and a JSON API (sign in first in accounts mode; POSTs need X-CSRF-Token).")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.store, app.state.views = store, views
