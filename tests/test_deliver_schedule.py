@@ -160,11 +160,16 @@ def test_merged_catch_up_ranks_each_missed_day_and_delivers_one_digest(
 def test_serve_runs_a_pass_then_stops_cleanly_on_sigterm(denv: Env) -> None:
     import os
     import signal
+    import socket
     import subprocess
     import sys
 
     cfg = denv.write_config([])
-    proc = subprocess.Popen([sys.executable, "-m", "papersift", "--config", str(cfg), "serve"],
+    with socket.socket() as s:  # the web app beside the scheduler: a free port
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "papersift", "--config", str(cfg), "serve",
+                             "--port", port],
                             env=os.environ | denv.env, stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stderr:  # type: ignore[union-attr]

@@ -247,8 +247,8 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
 # Each module registers its commands on `main`.
 from papersift import (  # noqa: E402, F401
     cli_deliver,  # deliver, serve, doctor, catchup, channels
+    cli_llm,  # llm test, llm usage
     cli_profile,  # profile, rate
     cli_quality,  # quality
+    cli_web,  # web adduser, passwd, users
 )
-
-from papersift import cli_llm  # noqa: E402, F401  # isort: skip  (llm test, llm usage)

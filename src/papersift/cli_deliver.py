@@ -58,18 +58,31 @@ def deliver_cmd(ctx: click.Context, day: str | None, user: str | None,
 @main.command()
 @click.option("--once", is_flag=True, help="One pass (due days, catch-up, retries), then exit: "
               "for cron, systemd timers and GitHub Actions.")
+@click.option("--no-web", is_flag=True, help="Only the scheduler, no web app.")
+@click.option("--host", help="Bind address of the web app (default: web.host, 127.0.0.1: "
+              "single-user, no login; any other address requires accounts).")
+@click.option("--port", type=int, help="Port of the web app (default: web.port, 8765).")
 @click.pass_context
-def serve(ctx: click.Context, once: bool) -> None:
-    """Run the daily job after each arXiv announcement (schedule.*), catching up missed days."""
+def serve(ctx: click.Context, once: bool, no_web: bool, host: str | None,
+          port: int | None) -> None:
+    """Run the daily job after each arXiv announcement (schedule.*), catching up missed days,
+    and host the web app beside it."""
     from papersift.scheduler import Scheduler
 
-    scheduler = Scheduler(_settings(ctx), log=err.print)
+    settings = _settings(ctx)
+    scheduler = Scheduler(settings, log=err.print)
     if once:
         report = scheduler.tick()
         _print_outcomes(report.outcomes)
         if report.errors:
             raise SystemExit(1)
         return
+    app = None
+    if not no_web:
+        from papersift.web.server import open_app, run
+
+        host, port = host or settings["web.host"], port or settings["web.port"]
+        app = open_app(settings, host)  # migrates the store before the scheduler uses it
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -79,9 +92,16 @@ def serve(ctx: click.Context, once: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     scheduler.start()
-    err.print("papersift serve: scheduler running (Ctrl-C stops it)")
-    stopped.wait()
-    scheduler.stop()
+    try:
+        if app is None:
+            err.print("papersift serve: scheduler running (Ctrl-C stops it)")
+            stopped.wait()
+        else:
+            err.print(f"papersift serve: scheduler running, web app on http://{host}:{port}/ "
+                      "(Ctrl-C stops both)")
+            run(app, host, port, stopped)  # the web app in the foreground
+    finally:
+        scheduler.stop()  # finishes the pass in progress
 
 
 @main.command()

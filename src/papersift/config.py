@@ -117,6 +117,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
                            "links; created on first use. PAPERSIFT_SECRET_KEY overrides it.",
                            path=True),
         "link_days": Key(int, 14, "Days a feedback link in a delivered digest stays valid."),
+        "host": Key(str, "127.0.0.1", "Address `papersift serve` binds the web app to. On "
+                    "127.0.0.1/::1 it is single-user (profile.user, no login); any other "
+                    "address requires accounts (`papersift web adduser`)."),
+        "port": Key(int, 8765, "Port of the web app.", bounds=(1, 65535)),
+        "accounts": Key(bool, False, "Require accounts even on 127.0.0.1 (several people "
+                        "sharing one machine)."),
+        "session_days": Key(int, 14, "Days a web sign-in lasts.", bounds=(1, 365)),
+        "login_attempts": Key(int, 5, "Failed sign-ins allowed per address and account in "
+                              "15 minutes before further tries are refused.", bounds=(1, 1000)),
     },
     "delivery": {
         "retries": Key(int, 3, "Extra tries of a failed channel within one run (then again on "

@@ -20,6 +20,7 @@ class Cluster:
     terms: list[str]
     size: int
     titles: list[str]  # the papers closest to the cluster's centre
+    members: list[int] = field(default_factory=list)  # indices into the texts clustered
 
 
 @dataclass
@@ -59,7 +60,7 @@ def clusters(texts: list[str], titles: list[str], per: int = 3) -> list[Cluster]
     try:
         x = tfidf.fit_transform(texts)
     except ValueError:  # no usable words
-        return [Cluster([], len(texts), titles[:per])]
+        return [Cluster([], len(texts), titles[:per], list(range(len(texts))))]
     vocab = np.array(tfidf.get_feature_names_out())
     k = int(min(MAX_CLUSTERS, max(1, round(np.sqrt(len(texts) / 2)))))
     labels = KMeans(k, n_init=4, random_state=0).fit_predict(x) if k > 1 else \
@@ -70,5 +71,6 @@ def clusters(texts: list[str], titles: list[str], per: int = 3) -> list[Cluster]
         centre = np.asarray(x[rows].mean(axis=0)).ravel()
         sims = np.asarray(x[rows] @ centre).ravel()
         out.append(Cluster([str(t) for t in vocab[np.argsort(-centre)[:4]]], len(rows),
-                           [titles[rows[i]] for i in np.argsort(-sims)[:per]]))
+                           [titles[rows[i]] for i in np.argsort(-sims)[:per]],
+                           [int(r) for r in rows]))
     return sorted(out, key=lambda c: -c.size)

@@ -23,6 +23,7 @@ from papersift.store.deliveries import DeliveriesMixin
 from papersift.store.llm import LLMMixin
 from papersift.store.profiles import ProfilesMixin
 from papersift.store.quality import QualityQueries
+from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
 
@@ -70,7 +71,7 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin):
+class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")

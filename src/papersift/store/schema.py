@@ -291,3 +291,27 @@ llm_runs = Table(
     Column("created_at", String(32), nullable=False),
     Index("ix_llm_runs_user_day", "user", "day"),
 )
+
+
+# --- web app (issue 6) ------------------------------------------------------------------
+# Accounts of the web app. Single-user mode (bound to 127.0.0.1) keeps a row without a
+# password for its UI language; `password` is an argon2 hash.
+web_users = Table(
+    "web_users", metadata,
+    Column("user", String(64), primary_key=True),
+    Column("password", Text),
+    Column("lang", String(8)),  # en | zh; NULL: the browser's Accept-Language
+    Column("created_at", String(32), nullable=False),
+)
+
+# Server-side sessions: the cookie holds a random token, the store only its SHA-256, so a
+# leaked database opens no session and logout ends one for good.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Index("ix_web_sessions_user", "user"),
+)

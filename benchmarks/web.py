@@ -1,0 +1,213 @@
+"""Web app latency: the digest page under 50 concurrent clients on loopback, for a store with
+the whole shared dump (178k papers) and 100 users, each with a stored digest and a session.
+
+    .venv/bin/python benchmarks/web.py --dump ../shared/data/arxiv-cs-2024-2026.jsonl.gz
+
+The server is `uvicorn` in its own process (one worker, as `papersift serve` runs it); the
+load tool is this script's asyncio + httpx generator: each of the 50 clients is a user of
+its own (its session cookie) and sends its next request either as soon as the previous
+answer arrived (closed loop: the server's saturation) or after a reader's think time.
+Baseline in the same run: GET /api/days (session lookup + one tiny query).
+Digests are stored directly (15 real papers of the day each, made-up scores): the page's
+cost does not depend on how they were ranked. Writes its section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sections  # noqa: E402  (benchmarks/, the script's folder)
+
+from papersift.sources.dump import import_dump  # noqa: E402
+from papersift.store import Store  # noqa: E402
+from papersift.store.db import DigestEntry  # noqa: E402
+from papersift.web.auth import open_session  # noqa: E402
+
+DAY = "2025-11-12"
+USERS = 100
+PER_DIGEST = 15
+SEARCH = "/api/search?q=language+model+reasoning&limit=20"  # FTS5 over the 178k papers
+THINK = 1.0  # mean seconds a reader spends on a page before the next request
+SECTION = "## Web app latency (`benchmarks/web.py`)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(store_path: Path, dump: Path) -> tuple[float | None, list[str]]:
+    """Import the dump (once), then give 100 users a digest of DAY and a session each."""
+    seconds = None
+    store = Store(f"sqlite:///{store_path}")
+    if store.count_papers() == 0:
+        t = time.perf_counter()
+        import_dump(store, dump)
+        seconds = time.perf_counter() - t
+    listing = store.listing(DAY)
+    if len(listing) < PER_DIGEST:
+        raise SystemExit(f"{DAY} has {len(listing)} listed papers in {dump}: use the shared dump")
+    cookies = []
+    for u in range(USERS):
+        user = f"user{u:03d}"
+        start = (u * 7) % (len(listing) - PER_DIGEST)
+        store.save_digest(user, DAY, "bench", [
+            DigestEntry(i + 1, p.id, round(5.0 - 0.2 * i, 2), f"close to a paper of {user}")
+            for i, p in enumerate(listing[start:start + PER_DIGEST])])
+        cookies.append(open_session(store, user, 1).token or "")
+    store.close()
+    return seconds, cookies
+
+
+def serve(store_path: Path, port: int) -> None:
+    """The server process: the real app in accounts mode (sessions made by `prepare`)."""
+    import uvicorn
+
+    from papersift import config
+    from papersift.web.app import create_app
+
+    folder = Path(tempfile.mkdtemp())
+    cfg = folder / "config.toml"
+    cfg.write_text("[arxiv]\noffline = true\n[web]\nsecret_file = \"secret.key\"\n")
+    settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": f"sqlite:///{store_path}"})
+    uvicorn.run(create_app(settings, accounts=True), host="127.0.0.1", port=port,
+                log_level="warning", access_log=False)
+
+
+async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
+               think: float = 0.0) -> tuple[np.ndarray, float]:
+    """The clients share `requests` requests; after each answer a client pauses for an
+    exponentially distributed think time of mean `think` s (0: closed loop, saturation).
+    Returns the latencies (s) and the wall time."""
+    latencies: list[float] = []
+    todo = iter(range(requests))
+    rng = random.Random(0)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for _ in todo:
+            t = time.perf_counter()
+            r = await client.get(path)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 200:
+                raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:200]}")
+            if think:  # capped below uvicorn's 5 s keep-alive, which a browser re-opens
+                await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in clients))
+    return np.array(latencies), time.perf_counter() - t0
+
+
+async def measure(base: str, cookies: list[str], n_clients: int, requests: int,
+                  plan: list[tuple[str, str, float, int]]
+                  ) -> list[tuple[str, float, float, float]]:
+    """Each row of `plan` (label, path, think time, clients: 0 = all) after a warm-up on the
+    same clients, whose connections stay open (keep-alive), as a browser's would."""
+    clients = [httpx.AsyncClient(base_url=base, timeout=30,
+                                 cookies={"papersift_session": cookies[k % len(cookies)]})
+               for k in range(n_clients)]
+    rows = []
+    try:
+        for label, path, think, n in plan:
+            some = clients[:n] if n else clients
+            await load(some, path, 4 * len(some))  # warm-up
+            lat, wall = await load(some, path, requests if n == 0 else 10 * requests // n_clients,
+                                   think)
+            rows.append((label, float(np.percentile(lat, 50) * 1e3),
+                         float(np.percentile(lat, 99) * 1e3), len(lat) / wall))
+    finally:
+        for c in clients:
+            await c.aclose()
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dump", type=Path, default=ROOT.parent / "shared" / "data" /
+                    "arxiv-cs-2024-2026.jsonl.gz")
+    ap.add_argument("--store", type=Path, default=ROOT / "out" / "bench-web" / "web.sqlite")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
+    a = ap.parse_args()
+    if a.serve:
+        serve(a.store, a.serve)
+        return
+    a.store.parent.mkdir(parents=True, exist_ok=True)
+    imported, cookies = prepare(a.store, a.dump)
+    store = Store(f"sqlite:///{a.store}")
+    papers = store.count_papers()
+    store.close()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--store", str(a.store),
+                               "--serve", str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(base + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        digest = f"/digest/{DAY}"
+        rows = asyncio.run(measure(base, cookies, a.clients, a.requests, [
+            ("baseline: GET /api/days, closed loop", "/api/days", 0.0, 0),
+            (f"digest page GET {digest}, closed loop (saturation)", digest, 0.0, 0),
+            (f"digest JSON GET /api/digest/{DAY}, closed loop", f"/api/digest/{DAY}", 0.0, 0),
+            (f"digest page GET {digest}, {THINK:g} s think time", digest, THINK, 0),
+            (f"keyword search GET {SEARCH}, one client at a time", SEARCH, 0.0, 1)]))
+    finally:
+        server.terminate()
+        server.wait(10)
+    base_p50 = rows[0][1]
+    load_avg = os.getloadavg()[0]
+    lines = [SECTION, "",
+             f"Store: {papers:,} papers (the shared dump), {USERS} users with a {PER_DIGEST}-paper "
+             f"digest of {DAY} and a session each; {a.clients} concurrent clients, "
+             f"{a.requests} requests per row after a warm-up, on loopback (keep-alive); "
+             f"{platform.machine()}, {os.cpu_count()} cores shared by server and load tool "
+             f"(load {load_avg:.1f}); {time.strftime('%Y-%m-%d')}.",
+             "Load tool: the script's asyncio + httpx generator, 50 clients each with its own "
+             "user's session cookie; closed loop (next request as soon as the answer arrived) "
+             "or with exponential think time between requests. Server: the app under uvicorn "
+             "(uvloop, httptools), one process, accounts mode. Command: "
+             "`.venv/bin/python benchmarks/web.py --dump "
+             "../shared/data/arxiv-cs-2024-2026.jsonl.gz`.", "",
+             "| request | p50 ms | p99 ms | requests/s | p50 vs baseline |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {p50 / base_p50:.2f}× |"
+              for label, p50, p99, rps in rows]
+    sat, think = rows[1], rows[3]
+    lines += ["", f"Target: digest page p99 ≤ 100 ms at 50 concurrent clients — with readers' "
+              f"think time (mean {THINK:g} s, about {think[3]:.0f} requests/s offered): "
+              f"{'met' if think[2] <= 100 else 'NOT met'} ({think[2]:.0f} ms); closed loop "
+              f"(every client re-requests at once, the server saturated at {sat[3]:.0f} "
+              f"requests/s): {'met' if sat[2] <= 100 else 'NOT met'} ({sat[2]:.0f} ms), as "
+              "queueing makes p50 ≈ clients / throughput there."]
+    if imported is not None:
+        lines.append(f"Importing the dump into the fresh store (with the FTS5 index kept by "
+                     f"triggers) took {imported:.0f} s.")
+    sections.write(a.out, {"web": lines})
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

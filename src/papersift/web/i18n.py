@@ -1,0 +1,129 @@
+"""The UI in English and Chinese: English strings are the keys of a small catalogue.
+
+A user's choice is stored with their account; without one, the browser's Accept-Language
+decides. Paper text is never translated (it is the authors')."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("en", "zh")
+
+ZH: dict[str, str] = {
+    "Digest": "每日推荐",
+    "Search": "搜索",
+    "Profile": "个人档案",
+    "Pictures": "图表",
+    "Account": "账户",
+    "Sign in": "登录",
+    "Sign out": "退出登录",
+    "User": "用户名",
+    "Password": "密码",
+    "Current password": "当前密码",
+    "New password": "新密码",
+    "Change password": "修改密码",
+    "Password changed: other sessions were signed out.": "密码已修改：其他会话已退出。",
+    "Wrong user name or password.": "用户名或密码错误。",
+    "Too many failed sign-ins: try again in {minutes} minutes.":
+        "登录失败次数过多：请 {minutes} 分钟后再试。",
+    "Language": "语言",
+    "No digest yet": "还没有推荐",
+    "Run `papersift daily` (or let `papersift serve` run it after the announcement).":
+        "运行 `papersift daily`（或让 `papersift serve` 在公告后自动运行）。",
+    "Digest of {day}": "{day} 的推荐",
+    "{n} papers picked from {total} listed": "从 {total} 篇新论文中挑选了 {n} 篇",
+    "Earlier days": "往日",
+    "Why": "推荐理由",
+    "score": "得分",
+    "Show more below the threshold": "显示阈值以下的更多论文",
+    "Below the threshold": "阈值以下",
+    "closest to your library": "与你的文库最接近",
+    "Like": "喜欢",
+    "Dislike": "不喜欢",
+    "Save": "收藏",
+    "Dismiss": "忽略",
+    "Your rating": "你的评价",
+    "liked": "已喜欢",
+    "disliked": "已不喜欢",
+    "saved": "已收藏",
+    "dismissed": "已忽略",
+    "Abstract": "摘要",
+    "Comments": "备注",
+    "Authors": "作者",
+    "Categories": "分类",
+    "Announced": "公布日期",
+    "Why it was recommended": "推荐原因",
+    "Not in any of your digests.": "未出现在你的推荐中。",
+    "In your digest of {day} (#{rank}, score {score}).":
+        "出现在 {day} 的推荐中（第 {rank} 位，得分 {score}）。",
+    "Similar papers": "相似论文",
+    "Close to these papers of your library": "与你文库中这些论文相近",
+    "Similar papers need the embedding model, which could not be loaded.":
+        "相似论文需要嵌入模型，但模型无法加载。",
+    "Keywords": "关键词",
+    "Semantic": "语义",
+    "Keyword": "关键词匹配",
+    "Category": "分类",
+    "From": "起始",
+    "Until": "截止",
+    "Author": "作者",
+    "No results.": "没有结果。",
+    "{n} results": "{n} 条结果",
+    "Library": "文库",
+    "Sources": "来源",
+    "papers": "篇论文",
+    "Remove": "移除",
+    "Add": "添加",
+    "Upload BibTeX or RIS": "上传 BibTeX 或 RIS",
+    "Upload": "上传",
+    "Zotero library": "Zotero 文库",
+    "Followed authors": "关注的作者",
+    "Muted topics": "屏蔽的主题",
+    "Interest clusters": "兴趣聚类",
+    "Feedback history": "评价记录",
+    "Nothing yet.": "暂无。",
+    "Interest map": "兴趣地图",
+    "Your library (filled) and recent recommendations (rings), by interest cluster; "
+    "hover for titles.":
+        "你的文库（实心）与近期推荐（空心），按兴趣聚类着色；悬停查看标题。",
+    "Daily volume and scores": "每日数量与得分",
+    "Bars: papers listed in your categories; line: top digest score.":
+        "柱：你关注分类中的新论文数；折线：推荐最高得分。",
+    "Not enough papers with embeddings to draw a map yet.":
+        "带嵌入向量的论文还不够，暂无法绘制地图。",
+    "Thanks — rated.": "谢谢——已记录评价。",
+    "Back to the digest": "返回推荐",
+    "Page not found": "页面不存在",
+    "Request refused": "请求被拒绝",
+    "The form expired: reload the page and try again.": "表单已过期：请刷新页面后重试。",
+    "Not found": "未找到",
+    "Switch": "切换",
+    "abs": "摘要页",
+    "PDF": "PDF",
+    "HTML": "HTML",
+}
+
+CATALOGUES = {"en": {}, "zh": ZH}
+
+
+def pick_lang(stored: str | None, accept_language: str | None) -> str:
+    """The user's choice, else the first supported language the browser asks for."""
+    if stored in LANGS:
+        return stored
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def translator(lang: str) -> Callable[..., str]:
+    table = CATALOGUES.get(lang, {})
+
+    def gettext(text: str, **values: object) -> str:
+        out = table.get(text, text)
+        return out.format(**values) if values else out
+
+    return gettext

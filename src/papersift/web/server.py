@@ -1,0 +1,55 @@
+"""Host the web app with uvicorn (in the foreground; the scheduler runs in its thread)."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import FastAPI
+
+from papersift.config import Settings
+from papersift.errors import PapersiftError
+from papersift.store import Store
+from papersift.web.auth import is_loopback
+
+
+def needs_accounts(settings: Settings, host: str) -> bool:
+    return settings["web.accounts"] or not is_loopback(host)
+
+
+def open_app(settings: Settings, host: str) -> FastAPI:
+    """The app for `host`, its store opened (and migrated) now, before the scheduler starts.
+    Beyond loopback (or with web.accounts) everyone signs in, so an account must exist."""
+    from papersift.web.app import create_app
+
+    accounts = needs_accounts(settings, host)
+    store = Store(settings.store_url)
+    if accounts and not store.web_accounts():
+        store.close()
+        raise PapersiftError(f"serving on {host} requires accounts and there are none: "
+                             "create one with `papersift web adduser NAME` (or bind to "
+                             "127.0.0.1 for single-user mode)")
+    return create_app(settings, accounts=accounts, store=store)
+
+
+def run(app: FastAPI, host: str, port: int, stop: threading.Event) -> None:
+    """Serve until `stop` is set or uvicorn gets SIGINT/SIGTERM. uvicorn re-raises that
+    signal once it has shut down, so the caller's handler (which sets `stop`) still runs;
+    a signal that comes before uvicorn installed its handlers only sets `stop`, which is
+    watched here."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           access_log=False))
+
+    def watch() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=watch, daemon=True, name="papersift-web-stop").start()
+    try:
+        server.run()
+    finally:
+        app.state.store.close()
+    if not server.started and not stop.is_set():
+        raise PapersiftError(f"cannot serve on {host}:{port} (in use or not allowed): pick "
+                             "another --port or web.port")

@@ -1,0 +1,272 @@
+"""What the pages and the JSON API show, computed once for both: a user's digest, a paper,
+search results, the profile and the pictures. Every function takes the signed-in user."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from papersift.config import Settings
+from papersift.errors import PapersiftError
+from papersift.profile.show import beliefs, clusters
+from papersift.rank.base import short_title
+from papersift.rank.embed import Embedder, embed_papers, make_embedder
+from papersift.records import Paper
+from papersift.store import Store
+from papersift.store.web import Filters, Pick
+from papersift.web import svg
+
+MORE = 30  # papers shown below the threshold
+SIMILAR = 8
+MAP_DAYS = 30  # recent recommendations drawn on the interest map
+TREND_DAYS = 60
+LISTED_TTL = 60.0  # seconds a day's listing count is reused
+
+
+@dataclass
+class Card:
+    paper: Paper
+    rating: str | None = None
+    rank: int | None = None
+    score: float | None = None
+    fraction: float = 0.0  # score relative to the day's best (the score bar)
+    reason: str = ""
+    tldr: str | None = None
+
+    def as_dict(self) -> dict:
+        p = self.paper
+        return {"id": p.id, "title": p.title, "authors": p.authors, "categories": p.categories,
+                "abstract": p.abstract, "announced": p.announced, "url": p.url,
+                "pdf": f"https://arxiv.org/pdf/{p.id}", "html": f"https://arxiv.org/html/{p.id}",
+                "rank": self.rank, "score": self.score, "score_fraction": round(self.fraction, 3),
+                "reason": self.reason, "tldr": self.tldr, "rating": self.rating}
+
+
+@dataclass
+class DigestView:
+    day: str
+    cards: list[Card]
+    listed: int
+    days: list[str]
+    more: list[Card] | None = None
+
+
+@dataclass
+class PaperView:
+    card: Card
+    picks: list[Pick]
+    similar: list[Card] = field(default_factory=list)
+    library_near: list[Card] = field(default_factory=list)
+    embedded: bool = True
+
+
+class Views:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None):
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._matrix: tuple[int, list[str], np.ndarray] | None = None
+        self._listed_cache: dict[str, tuple[float, int]] = {}
+
+    # --- embeddings -------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model loads on the first semantic search or uncached paper, not at start-up."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def model_key(self) -> str:
+        return (self._embedder or make_embedder(self.settings)).key
+
+    def matrix(self) -> tuple[list[str], np.ndarray]:
+        """All cached vectors, reloaded when the cache grew (the daily job embeds more)."""
+        n = self.store.count_embeddings(self.model_key)
+        with self._lock:
+            if self._matrix is None or self._matrix[0] != n:
+                ids, m = self.store.embedding_matrix(self.model_key)
+                self._matrix = (n, ids, m)
+            return self._matrix[1], self._matrix[2]
+
+    def vectors(self, papers: list[Paper], compute: bool) -> dict[str, np.ndarray]:
+        if compute:
+            return dict(zip([p.id for p in papers], embed_papers(self.store, self.embedder,
+                                                                 papers), strict=True))
+        return self.store.get_embeddings(papers, self.model_key)
+
+    def _liked(self, user: str) -> list[str]:
+        return [e.paper_id for e in self.store.library(user) if e.label > 0]
+
+    def _cards(self, user: str, papers: list[Paper], reasons: list[str] | None = None
+               ) -> list[Card]:
+        ratings = self.store.latest_ratings(user, [p.id for p in papers])
+        return [Card(p, ratings.get(p.id), reason=(reasons[i] if reasons else ""))
+                for i, p in enumerate(papers)]
+
+    def _listed(self, day: str) -> int:
+        """Papers listed on `day` in the configured categories. Every user's digest page asks;
+        a minute-old count is fine (a day's listing changes only while it is being fetched)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._listed_cache.get(day)
+        if hit is None or now - hit[0] > LISTED_TTL:
+            hit = (now, self.store.listing_count(day, self.settings["arxiv.categories"]))
+            with self._lock:
+                self._listed_cache[day] = hit
+        return hit[1]
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def digest(self, user: str, day: str, more: bool = False) -> DigestView | None:
+        stored = self.store.digest(user, day)
+        if stored is None:
+            return None
+        papers = self.store.get_papers([e.paper_id for e in stored])
+        ratings = self.store.latest_ratings(user, list(papers))
+        top = max((e.score for e in stored), default=0.0)
+        cards = [Card(papers[e.paper_id], ratings.get(e.paper_id), e.rank, e.score,
+                      max(0.0, min(1.0, e.score / top)) if top > 0 else 0.0, e.reason)
+                 for e in stored if e.paper_id in papers]
+        view = DigestView(day, cards, self._listed(day), self.store.digest_days(user))
+        if more:
+            view.more = self._below_threshold(user, day, set(papers))
+        return view
+
+    def _below_threshold(self, user: str, day: str, shown: set[str]) -> list[Card]:
+        """The rest of the day's listing, closest to the library first (cosine similarity
+        of cached embeddings to the nearest liked paper; the ranker's full score is only
+        computed for the digest itself)."""
+        wanted = set(self.settings["arxiv.categories"])
+        rest = [p for p in self.store.listing(day) if p.id not in shown
+                and (not wanted or wanted.intersection(p.categories))]
+        liked = list(self.store.get_papers(self._liked(user)).values())
+        lib = self.vectors(liked, compute=False)
+        vecs = self.vectors(rest, compute=False)
+        if not lib or not vecs:
+            return self._cards(user, rest[:MORE])
+        lib_ids = list(lib)
+        lm = np.stack([lib[i] for i in lib_ids])
+        scored = []
+        for p in rest:
+            if p.id in vecs:
+                sims = lm @ vecs[p.id]
+                j = int(np.argmax(sims))
+                scored.append((float(sims[j]), p, lib_ids[j]))
+        scored.sort(key=lambda s: -s[0])
+        titles = {p.id: p.title for p in liked}
+        head = scored[:MORE]
+        return self._cards(user, [p for _, p, _ in head],
+                           [f"close to “{short_title(titles[j])}” ({s:.2f})" for s, _, j in head])
+
+    def paper(self, user: str, paper_id: str) -> PaperView | None:
+        found = self.store.get_papers([paper_id])
+        if paper_id not in found:
+            return None
+        p = found[paper_id]
+        picks = self.store.picks(user, paper_id)
+        card = self._cards(user, [p])[0]
+        if picks:
+            card.rank, card.score, card.reason = picks[0].rank, picks[0].score, picks[0].reason
+        view = PaperView(card, picks)
+        try:  # a paper never ranked is embedded now (and cached)
+            vec = self.vectors([p], compute=True)[p.id]
+        except PapersiftError:  # the model cannot load: the page still shows the paper
+            view.embedded = False
+            return view
+        ids, m = self.matrix()
+        if len(ids):
+            sims = m @ vec
+            order = [i for i in np.argsort(-sims)[:SIMILAR + 1] if ids[i] != p.id][:SIMILAR]
+            near = self.store.get_papers([ids[i] for i in order])
+            view.similar = self._cards(user, [near[ids[i]] for i in order if ids[i] in near],
+                                       [f"{sims[i]:.2f}" for i in order if ids[i] in near])
+        liked = list(self.store.get_papers(self._liked(user)).values())
+        lib = self.vectors(liked, compute=False)
+        ranked = sorted(((float(v @ vec), pid) for pid, v in lib.items() if pid != p.id),
+                        reverse=True)[:5]
+        by_id = {q.id: q for q in liked}
+        view.library_near = self._cards(user, [by_id[pid] for _, pid in ranked],
+                                        [f"{s:.2f}" for s, _ in ranked])
+        return view
+
+    def search(self, user: str, query: str, mode: str, filters: Filters,
+               limit: int = 50) -> list[Card]:
+        query = query.strip()
+        if not query:
+            return []
+        if mode != "semantic":
+            return self._cards(user, self.store.search_text(query, filters, limit))
+        ids, m = self.matrix()
+        if not len(ids):
+            return []
+        sims = m @ self.embedder.encode([query])[0]
+        order = np.argsort(-sims)[: limit * 20]  # filters apply to the best few hundred
+        keep = self.store.filter_ids([ids[i] for i in order], filters)
+        top = [i for i in order if ids[i] in keep][:limit]
+        papers = self.store.get_papers([ids[i] for i in top])
+        return self._cards(user, [papers[ids[i]] for i in top if ids[i] in papers],
+                           [f"{sims[i]:.2f}" for i in top if ids[i] in papers])
+
+    def profile(self, user: str) -> dict:
+        b = beliefs(self.settings, self.store, user)
+        history = list(reversed(self.store.feedback(user)))[:200]
+        titles = self.store.get_papers(list({f.paper_id for f in history}))
+        return {
+            "user": user,
+            "by_source": b.by_source,
+            "sources": [{"source": s.source, "kind": s.kind, "location": s.location,
+                         "items": s.items, "synced_at": s.synced_at} for s in b.sources],
+            "liked": b.liked, "negatives": b.negatives,
+            "authors": b.spec.authors, "keywords": b.spec.keywords, "muted": b.spec.muted,
+            "stored_terms": {k: self.store.terms(user, k) for k in ("author", "keyword", "mute")},
+            "clusters": [{"terms": c.terms, "size": c.size, "titles": c.titles}
+                         for c in b.clusters],
+            "feedback": [{"paper_id": f.paper_id, "action": f.action, "via": f.via, "at": f.at,
+                          "title": titles[f.paper_id].title if f.paper_id in titles else ""}
+                         for f in history],
+        }
+
+    # --- pictures ---------------------------------------------------------------------------
+
+    def interest_map(self, user: str, today: str | None = None) -> str | None:
+        """Library and recent recommendations in 2-D (PCA of their embeddings), coloured by
+        the interest clusters of `papersift profile show`; None when too few are embedded."""
+        since = (date.fromisoformat(today or date.today().isoformat())
+                 - timedelta(days=MAP_DAYS)).isoformat()
+        liked = list(self.store.get_papers(self._liked(user)).values())
+        picked = [p for p in self.store.get_papers(self.store.recent_picks(user, since)).values()
+                  if p.id not in {q.id for q in liked}]
+        vecs = self.vectors(liked + picked, compute=False)
+        liked = [p for p in liked if p.id in vecs]
+        picked = [p for p in picked if p.id in vecs]
+        if len(liked) + len(picked) < 3:
+            return None
+        groups = clusters([p.title + ". " + p.abstract for p in liked],
+                          [p.title for p in liked]) if liked else []
+        label = {liked[i].id: k for k, g in enumerate(groups) for i in g.members}
+        legend = [", ".join(g.terms[:3]) or "library" for g in groups] or ["recommendations"]
+        if groups:  # a recommendation takes the colour of the nearest cluster centre
+            centres = np.stack([np.mean([vecs[liked[i].id] for i in g.members], axis=0)
+                                for g in groups])
+            for p in picked:
+                label[p.id] = int(np.argmax(centres @ vecs[p.id]))
+        points = [svg.Point(p.id, p.title, label.get(p.id, 0), p in liked)
+                  for p in liked + picked]
+        xy = svg.project(np.stack([vecs[p.paper_id] for p in points]))
+        return svg.interest_map(points, xy, legend)
+
+    def trend(self, user: str, today: str | None = None) -> str:
+        days = self.store.digest_days(user)
+        end = today or (days[0] if days else date.today().isoformat())
+        since = (date.fromisoformat(end) - timedelta(days=TREND_DAYS)).isoformat()
+        volume = self.store.listing_volume(since, end, self.settings["arxiv.categories"])
+        scores = {d: top for d, n, _, top in self.store.digest_trend(user, since) if n}
+        return svg.trend(volume, scores)

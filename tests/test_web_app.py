@@ -1,0 +1,267 @@
+"""The web app through HTTP (in process): sign-in, CSRF, per-user isolation, the digest's
+feedback links, search, profile edits, languages and pictures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from papersift.rank.embed import MiniLM
+from papersift.store.web import fts_query
+from papersift.tokens import feedback_url, load_key
+from tests.arxiv_server import DAY1
+from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web, make_web
+
+
+def sign_in(client: TestClient, user: str, password: str) -> int:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = client.post("/login", data={"user": user, "password": password, "csrf": csrf,
+                                    "next": "/profile"}, follow_redirects=False)
+    return r.status_code
+
+
+def csrf_of(client: TestClient) -> str:
+    return client.get("/api/me").json()["csrf"]
+
+
+def test_accounts_mode_requires_sign_in_and_logout_ends_the_session(web_accounts: Web) -> None:
+    c = web_accounts.client()
+    assert c.get(f"/digest/{DAY1}", follow_redirects=False).headers["location"] \
+        == f"/login?next=/digest/{DAY1}"
+    assert c.get("/api/days").status_code == 401
+    assert sign_in(c, ANN, "wrong-password") == 401
+    assert sign_in(c, ANN, PASSWORDS[ANN]) == 303
+    cookie = c.cookies.get("papersift_session")
+    assert c.get("/api/me").json()["user"] == ANN
+    r = c.post("/logout", data={"csrf": csrf_of(c)}, follow_redirects=False)
+    assert r.headers["location"] == "/login"
+    # the old cookie is dead on the server, not just deleted in the browser
+    stale = web_accounts.client()
+    stale.cookies.set("papersift_session", cookie)
+    assert stale.get("/api/me").status_code == 401
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\t/evil.example", "/\\evil.example",
+                                    "https://evil.example/"])
+def test_sign_in_never_redirects_to_another_site(web_accounts: Web, target: str) -> None:
+    c = web_accounts.client()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    r = c.post("/login", data={"user": ANN, "password": PASSWORDS[ANN], "csrf": csrf,
+                               "next": target}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_session_cookie_is_http_only_and_secure_behind_https(
+        web_accounts: Web, tmp_path: Path, web_store_file: Path, embedder: MiniLM) -> None:
+    def cookie_of(c: TestClient) -> str:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+        r = c.post("/login", data={"user": BOB, "password": PASSWORDS[BOB], "csrf": csrf},
+                   follow_redirects=False)
+        return r.headers["set-cookie"].lower()
+
+    plain = cookie_of(web_accounts.client())
+    assert "httponly" in plain and "samesite=lax" in plain and "secure" not in plain
+    folder = tmp_path / "https"
+    folder.mkdir()
+    https = make_web(folder, web_store_file, embedder, accounts=True,
+                     extra='base_url = "https://papers.example.org"\n')
+    assert "; secure" in cookie_of(TestClient(https.app, base_url="https://127.0.0.1"))
+    https.store.close()
+    # a login form posted without its own token (cross-site) is refused
+    other = web_accounts.client()
+    assert other.post("/login", data={"user": BOB, "password": PASSWORDS[BOB],
+                                      "csrf": "forged"}).status_code == 403
+
+
+def test_sign_in_is_rate_limited_per_account(web_accounts: Web) -> None:
+    c = web_accounts.client()
+    for _ in range(5):
+        assert sign_in(c, BOB, "not-his-password") == 401
+    # now even the right password waits: guessing cannot continue at full speed
+    assert sign_in(c, BOB, PASSWORDS[BOB]) == 429
+    assert sign_in(c, ANN, PASSWORDS[ANN]) == 303  # another account is not locked out
+
+
+def test_users_never_read_or_rate_as_each_other(web_accounts: Web) -> None:
+    ann, bob = web_accounts.client(), web_accounts.client()
+    assert sign_in(ann, ANN, PASSWORDS[ANN]) == 303
+    assert sign_in(bob, BOB, PASSWORDS[BOB]) == 303
+    ann_ids = [e["id"] for e in ann.get(f"/api/digest/{DAY1}").json()["entries"]]
+    bob_ids = [e["id"] for e in bob.get(f"/api/digest/{DAY1}").json()["entries"]]
+    assert ann_ids and bob_ids and not set(ann_ids) & set(bob_ids)
+    assert not set(bob_ids) & set(re.findall(r'/paper/([\w.]+)"', ann.get(
+        f"/digest/{DAY1}").text))
+    # Bob rating with his own session and token rates for Bob only...
+    target = ann_ids[3]
+    r = bob.post("/api/rate", json={"paper": target, "action": "down"},
+                 headers={"X-CSRF-Token": csrf_of(bob)})
+    assert r.json()["user"] == BOB
+    assert [f.paper_id for f in web_accounts.store.feedback(ANN)] == []
+    # ...and Ann's CSRF token does not work in Bob's session (nor without one)
+    r = bob.post("/rate", data={"paper": target, "action": "up", "csrf": csrf_of(ann)})
+    assert r.status_code == 403
+    assert web_accounts.client().post("/api/rate", json={"paper": target, "action": "up"}
+                                      ).status_code == 401
+    assert [f.action for f in web_accounts.store.feedback(BOB)] == ["down"]
+    # Bob's profile page shows Bob's rating, Ann's shows none
+    assert target in bob.get("/profile").text and target not in ann.get("/profile").text
+
+
+def test_state_changes_need_the_csrf_token(web_single: Web) -> None:
+    c = web_single.client()
+    pid = XSS[2].id
+    for path, data in (("/rate", {"paper": pid, "action": "up"}),
+                       ("/profile/terms", {"kind": "keyword", "value": "x"}),
+                       ("/lang", {"lang": "zh"}), ("/logout", {})):
+        assert c.post(path, data=data).status_code == 403, path
+        assert c.post(path, data={**data, "csrf": "nope"}).status_code == 403, path
+    assert c.post("/api/rate", json={"paper": pid, "action": "up"}).status_code == 403
+    assert web_single.store.feedback(ANN) == []
+    assert web_single.store.terms(ANN, "keyword") == []
+
+
+def test_single_user_mode_needs_no_login_and_rating_changes_the_profile(web_single: Web) -> None:
+    c = web_single.client()
+    page = c.get("/", follow_redirects=True)
+    assert page.url.path == f"/digest/{DAY1}"
+    assert "Attention tricks" in page.text and "close to test paper 0" in page.text
+    before = len(web_single.store.library(ANN))
+    pid = web_single.store.digest(ANN, DAY1)[4].paper_id
+    r = c.post("/rate", data={"paper": pid, "action": "up", "csrf": csrf_of(c),
+                              "next": f"/digest/{DAY1}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/digest/{DAY1}"
+    assert len(web_single.store.library(ANN)) == before + 1
+    profile = c.get("/profile").text
+    assert re.search(r'id="liked-count">(\d+)<', profile).group(1) == str(before + 1)
+    assert pid in profile  # in the feedback history
+    # htmx: the buttons come back with the choice marked, not a whole page
+    r = c.post("/rate", data={"paper": pid, "action": "save", "csrf": csrf_of(c)},
+               headers={"HX-Request": "true"})
+    assert r.text.lstrip().startswith('<div class="actions"')
+    assert re.search(r'rate-save chosen" title="Save" aria-pressed="true"', r.text)
+
+
+def test_a_digest_link_rates_its_own_user_and_shows_a_confirmation(web_accounts: Web) -> None:
+    key = load_key(web_accounts.settings.secret_file)
+    url = feedback_url("http://127.0.0.1", key, BOB, XSS[0].id, "up")
+    page = web_accounts.client().get(url.removeprefix("http://127.0.0.1"))  # no sign-in
+    assert page.status_code == 200 and "Thanks" in page.text
+    assert "&lt;script&gt;" in page.text  # the title is text
+    assert [(f.paper_id, f.action, f.via) for f in web_accounts.store.feedback(BOB)] == \
+        [(XSS[0].id, "up", "link")]
+    forged = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    r = web_accounts.client().get(forged.removeprefix("http://127.0.0.1"))
+    assert r.status_code == 400 and "bad signature" in r.text
+
+
+def test_keyword_and_semantic_search_with_filters(web_single: Web) -> None:
+    c = web_single.client()
+    hits = c.get("/api/search", params={"q": "language models"}).json()
+    assert hits and all("language" in (h["title"] + h["abstract"]).lower() for h in hits[:5])
+    narrowed = c.get("/api/search", params={"q": "language models", "category": "cs.IR"}).json()
+    assert narrowed and all("cs.IR" in h["categories"] for h in narrowed)
+    assert len(narrowed) < len(hits)
+    assert c.get("/api/search", params={"q": "language", "since": "2030-01-01"}).json() == []
+    # user input is never FTS5 syntax
+    for q in ['"', "AND OR NOT", "title:x", "a*b(", "NEAR(x y)"]:
+        assert c.get("/api/search", params={"q": q}).status_code == 200
+    assert fts_query('say "hi" AND') == '"say" "hi" "AND"*'
+    semantic = c.get("/api/search", params={"q": "recommender systems for online shopping",
+                                            "mode": "semantic", "limit": 5}).json()
+    assert len(semantic) == 5  # no keyword needed: meaning is enough
+    assert sum(any(w in (s["title"] + s["abstract"]).lower() for w in
+                   ("recommend", "e-commerce", "product", "user")) for s in semantic) >= 3
+    assert "No results" in c.get("/search", params={"q": "zzqqxxnotaword"}).text
+
+
+def test_paper_page_explains_and_finds_similar_papers(web_single: Web) -> None:
+    c = web_single.client()
+    entry = web_single.store.digest(ANN, DAY1)[3]
+    page = c.get(f"/paper/{entry.paper_id}").text
+    assert entry.reason in page and "Similar papers" in page
+    data = c.get(f"/api/papers/{entry.paper_id}").json()
+    assert len(data["similar"]) == 8 and entry.paper_id not in [s["id"] for s in data["similar"]]
+    assert data["library_near"] and data["picks"][0]["day"] == DAY1
+    assert c.get("/paper/9999.99999").status_code == 404
+    more = c.get(f"/api/digest/{DAY1}", params={"more": True}).json()["more"]
+    assert more and more[0]["reason"].startswith("close to")
+
+
+def test_profile_edits_upload_and_remove(web_single: Web) -> None:
+    c = web_single.client()
+    token = csrf_of(c)
+    c.post("/profile/terms", data={"kind": "author", "value": "Tri Dao", "csrf": token})
+    c.post("/profile/terms", data={"kind": "mute", "value": "cs.CV", "csrf": token})
+    assert web_single.store.terms(ANN, "author") == ["Tri Dao"]
+    listing = [p.id for p in web_single.store.listing(DAY1)][100:103]
+    bib = "".join(f"@misc{{k{i}, title={{T}}, eprint={{{pid}}}, archivePrefix={{arXiv}}}}\n"
+                  for i, pid in enumerate(listing))
+    r = c.post("/profile/upload", data={"csrf": token},
+               files={"file": ("my lib.bib", bib.encode(), "application/x-bibtex")},
+               follow_redirects=True)
+    assert "3 entries → 3 papers (+3 new" in r.text
+    # uploading it again re-syncs the same source: nothing duplicated
+    c.post("/profile/upload", data={"csrf": token},
+           files={"file": ("my lib.bib", bib.encode(), "application/x-bibtex")})
+    bibs = [s for s in web_single.store.sources(ANN) if s.kind == "bibtex"]
+    assert len(bibs) == 1 and bibs[0].items == 3
+    bad = c.post("/profile/upload", data={"csrf": token},
+                 files={"file": ("evil.sh", b"rm -rf /", "text/plain")})
+    assert bad.status_code == 400 and "upload a .bib, .ris or .txt" in bad.text
+    c.post("/profile/remove", data={"source": bibs[0].source, "csrf": token})
+    assert not [s for s in web_single.store.sources(ANN) if s.kind == "bibtex"]
+
+
+def test_language_follows_the_browser_then_the_users_choice(web_single: Web) -> None:
+    c = web_single.client()
+    assert "每日推荐" in c.get(f"/digest/{DAY1}", headers={"Accept-Language": "zh-CN,zh"}).text
+    assert "Digest of" in c.get(f"/digest/{DAY1}", headers={"Accept-Language": "en"}).text
+    c.post("/lang", data={"lang": "zh", "csrf": csrf_of(c)})
+    page = c.get(f"/digest/{DAY1}", headers={"Accept-Language": "en"}).text
+    assert "的推荐" in page and 'lang="zh-CN"' in page
+    assert c.post("/lang", data={"lang": "fr", "csrf": csrf_of(c)}).status_code == 400
+
+
+def test_every_ui_string_has_a_chinese_translation() -> None:
+    from papersift.web.i18n import ZH
+
+    folder = Path(__file__).parents[1] / "src" / "papersift" / "web"
+    used = set()
+    for f in [*folder.glob("templates/*.html"), folder / "app.py"]:
+        used |= set(re.findall(r'_\(\s*"((?:[^"\\]|\\.)+)"', f.read_text()))
+        used |= set(re.findall(r'title="([A-Z][^"]+)", message', f.read_text()))
+    missing = sorted(u for u in used if u not in ZH)
+    assert not missing and len(used) > 50
+
+
+def test_pictures_draw_library_and_picks(web_single: Web) -> None:
+    page = web_single.client().get("/pictures").text
+    svg = page[page.index('<svg'):page.index('</svg>')]
+    circles = re.findall(r"<circle [^>]*>(?:<title>([^<]*)</title>)?", svg)
+    assert len(circles) >= 14  # 6 library papers + 11 picks, less those without vectors
+    assert "&lt;script&gt;" in svg and "<script>" not in svg
+    assert 'class="trend"' in page and "2024-12-18" in page
+
+
+@pytest.mark.parametrize("host,accounts", [("127.0.0.1", False), ("::1", False),
+                                           ("0.0.0.0", True), ("192.168.1.5", True)])
+def test_any_address_but_loopback_needs_accounts(web_single: Web, host: str,
+                                                 accounts: bool) -> None:
+    from papersift.web.server import needs_accounts
+
+    assert needs_accounts(web_single.settings, host) is accounts
+
+
+def test_api_docs_work_offline(web_single: Web) -> None:
+    c = web_single.client()
+    page = c.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(a.startswith("/") for a in assets)  # no CDN
+    assert all(c.get(a).status_code == 200 for a in assets)
+    spec = c.get("/openapi.json").json()
+    assert {"/api/digest/{day}", "/api/search", "/api/rate"} <= set(spec["paths"])
+
