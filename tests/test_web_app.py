@@ -265,3 +265,16 @@ def test_api_docs_work_offline(web_single: Web) -> None:
     spec = c.get("/openapi.json").json()
     assert {"/api/digest/{day}", "/api/search", "/api/rate"} <= set(spec["paths"])
 
+
+
+def test_digest_cards_show_the_llm_tldr_of_their_own_user(web_single: Web) -> None:
+    from papersift.store.llm import Judgement
+
+    pid = web_single.store.digest(ANN, DAY1)[3].paper_id
+    web_single.store.put_judgements([
+        Judgement(user, pid, "h", "v1", "stub", "p", 8.0, 5.0, "on topic", tldr, "en")
+        for user, tldr in ((ANN, "Ann's one-line summary"), (BOB, "Bob's summary"))])
+    page = web_single.client().get(f"/digest/{DAY1}").text
+    assert "Ann&#39;s one-line summary" in page and "Bob" not in page
+    card = web_single.client().get(f"/api/digest/{DAY1}").json()
+    assert [c["tldr"] for c in card["entries"] if c["id"] == pid] == ["Ann's one-line summary"]

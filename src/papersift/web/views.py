@@ -131,9 +131,11 @@ class Views:
             return None
         papers = self.store.get_papers([e.paper_id for e in stored])
         ratings = self.store.latest_ratings(user, list(papers))
+        judged = self.store.latest_judgements(user, list(papers))  # the LLM layer's TL;DRs
         top = max((e.score for e in stored), default=0.0)
         cards = [Card(papers[e.paper_id], ratings.get(e.paper_id), e.rank, e.score,
-                      max(0.0, min(1.0, e.score / top)) if top > 0 else 0.0, e.reason)
+                      max(0.0, min(1.0, e.score / top)) if top > 0 else 0.0, e.reason,
+                      judged[e.paper_id].tldr if e.paper_id in judged else None)
                  for e in stored if e.paper_id in papers]
         view = DigestView(day, cards, self._listed(day), self.store.digest_days(user))
         if more:
