@@ -10,7 +10,10 @@ Cheap per-user models, each kept because the backtest measured it helping
   the best cluster counts — researchers have several interests, and one direction averages
   the small ones away;
 - neighbours: the mean similarity to the 10 closest library papers in embedding space, and
-  (half weight) to the 5 closest in TF-IDF space.
+  (half weight) to the 5 closest in TF-IDF space;
+- feedback: 👎 papers count as heavy background in the lexical and semantic models, and once
+  there are a few, a logistic regression of 👍/library vs 👎 on embeddings learns what the
+  user turns down *within* their topics (👎 papers are on-topic: the ones that were shown).
 Each score is standardised against the background sample and summed; keywords and followed
 authors add to it. The sum's rank among the background sample is a calibrated "worth
 reading" level: 0.99 means the paper outranks 99 % of recent papers.
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from papersift.config import xdg_cache_home
 from papersift.rank.anchors import asl_text
@@ -52,7 +56,10 @@ KNN_TERMS = 5  # … and by the lexical one
 CLUSTER_SIZE = 25  # library papers per interest cluster, roughly
 PART_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.5])  # lexical, semantic, interests, near, terms
 KEYWORD_Z, AUTHOR_Z = 1.0, 2.0  # boosts, in standard deviations of the blended score
-NEGATIVE_WEIGHT = 5.0  # an explicit thumbs-down counts like this many background papers
+NEGATIVE_WEIGHT = 15.0  # an explicit thumbs-down counts like this many background papers
+FEEDBACK_Z = 1.0  # weight of the 👍-vs-👎 regression, in blended-score units …
+FEEDBACK_RAMP = 20  # … reached at this many 👎 (fewer say less)
+FEEDBACK_MIN = 3  # 👎 needed before the regression is fitted at all
 CALIBRATION = 500  # background papers each user's scores are standardised against
 
 
@@ -216,6 +223,18 @@ def _cluster_titles(papers: list[Paper], liked: np.ndarray, labels: np.ndarray,
     return names
 
 
+def _feedback_model(profile: UserProfile) -> tuple[LogisticRegression, float] | None:
+    """👍/library vs 👎 on embeddings, with its weight; None until there are a few 👎.
+    Measured (benchmarks/feedback.py): subtracting the similarity to the closest 👎 instead
+    buried good papers beside a turned-down one and lost 0.025 ndcg@10."""
+    n_neg = int((profile.labels < 0).sum())
+    if n_neg < FEEDBACK_MIN or n_neg == len(profile.labels):
+        return None
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=200)
+    model.fit(profile.library_vecs, (profile.labels > 0).astype(int))
+    return model, FEEDBACK_Z * min(1.0, n_neg / FEEDBACK_RAMP)
+
+
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
     x = sp.csr_matrix(x, dtype=np.float32, copy=True)  # callers keep their TF-IDF weights
     x.data[:] = 1.0
@@ -268,12 +287,14 @@ class Blend(Ranker):
         self.cluster_titles = _cluster_titles([p for p, ok in zip(profile.library, pos,
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
-        self.disliked = profile.library_vecs[neg]
+        self.feedback = _feedback_model(profile)
         # standardise each part on the background sample, then calibrate the sum
-        parts = self._parts(per.sample_x[:CALIBRATION], per.sample.vecs[:CALIBRATION])
+        cal_vecs = per.sample.vecs[:CALIBRATION]
+        parts = self._parts(per.sample_x[:CALIBRATION], cal_vecs)
         if parts.shape[1] >= 2:
             self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
-            self.reference = np.sort(PART_WEIGHTS @ ((parts - self.mean) / self.std))
+            self.reference = np.sort(PART_WEIGHTS @ ((parts - self.mean) / self.std)
+                                     + self._feedback(cal_vecs))
         else:  # no background yet (a fresh store): raw scores, no calibration
             self.mean, self.std = np.zeros((len(parts), 1)), np.ones((len(parts), 1))
             self.reference = None
@@ -292,8 +313,6 @@ class Blend(Ranker):
             near = _top_mean(vecs @ self.liked.T, KNN)
         if self.liked_terms.shape[1]:
             terms = _top_mean((x @ self.liked_terms).toarray(), KNN_TERMS)
-        if len(self.disliked):
-            near = near - (vecs @ self.disliked.T).max(1)
         return np.vstack([lexical, semantic, interests, near, terms])
 
     def scores(self, candidates: Candidates) -> np.ndarray:
@@ -302,7 +321,13 @@ class Blend(Ranker):
         boost = np.array([KEYWORD_Z * bool(keyword_hits(p, self.profile.keywords))
                           + AUTHOR_Z * bool(author_hits(p, self.profile.authors))
                           for p in candidates.papers])
-        return parts + boost
+        return parts + boost + self._feedback(candidates.vecs)
+
+    def _feedback(self, vecs: np.ndarray) -> np.ndarray:
+        if self.feedback is None:
+            return np.zeros(len(vecs))
+        model, weight = self.feedback
+        return weight * model.decision_function(vecs)
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
