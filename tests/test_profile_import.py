@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from papersift import config
 from papersift.cli import main
 from papersift.errors import ProfileError
 from papersift.profile.bibfiles import read_bibtex, read_id_list, read_ris
+from papersift.profile.imported import Imported
 from papersift.profile.notes import read_notes
 from papersift.profile.sources import add_source, parse_source
 from papersift.records import Paper
@@ -271,27 +273,15 @@ _pieces = st.sampled_from(["@article{", "@misc{k,", "}", "{", "title = ", "eprin
 _text = st.lists(st.one_of(_pieces, st.text(max_size=8)), max_size=40).map("".join)
 
 
+@pytest.mark.parametrize("suffix, reader", [(".bib", read_bibtex), (".ris", read_ris)])
 @_FUZZ
 @given(body=_text)
-def test_fuzzed_bibtex(tmp_path: Path, body: str) -> None:
-    f = tmp_path / "fuzz.bib"
+def test_fuzzed_bibtex_and_ris(tmp_path: Path, suffix: str, reader: Callable[[Path], Imported],
+                               body: str) -> None:
+    f = tmp_path / f"fuzz{suffix}"
     f.write_bytes(body.encode("utf-8", "surrogatepass"))
     try:
-        got = read_bibtex(f)
-    except ProfileError as e:
-        assert "\n" not in str(e)
-        return
-    assert set(got.ids) <= {"2401.12345", "2312.00752"}
-    assert got.entries >= len(got.ids) + len(got.titles)
-
-
-@_FUZZ
-@given(body=_text)
-def test_fuzzed_ris(tmp_path: Path, body: str) -> None:
-    f = tmp_path / "fuzz.ris"
-    f.write_bytes(body.encode("utf-8", "surrogatepass"))
-    try:
-        got = read_ris(f)
+        got = reader(f)
     except ProfileError as e:
         assert "\n" not in str(e)
         return

@@ -266,7 +266,6 @@ def test_api_docs_work_offline(web_single: Web) -> None:
     assert {"/api/digest/{day}", "/api/search", "/api/rate"} <= set(spec["paths"])
 
 
-
 def test_digest_cards_show_the_llm_tldr_of_their_own_user(web_single: Web) -> None:
     from papersift.store.llm import Judgement
 
