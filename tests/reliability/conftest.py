@@ -3,18 +3,20 @@ clean reference runs, and the daily job's base store."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import date, timedelta
 
 import pytest
 
 from papersift.calendar import latest_listing_day
-from papersift.sources.dump import import_dump
-from papersift.store import Store
-from tests.arxiv_server import DATA, DAY1, DAY2, ArxivServer, load_days
+from tests.arxiv_server import DATA, DAY2, ArxivServer, load_days
 from tests.delivery_servers import WebhookReceiver
-from tests.reliability.trials import DailyTrials, IngestTrials, Stores, ingest_server
+from tests.reliability.trials import (
+    DailyTrials,
+    IngestTrials,
+    Stores,
+    build_daily_base,
+    ingest_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,29 +39,13 @@ def ingest_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
         yield IngestTrials(server, stores, tmp_path_factory.mktemp("ingest"))
 
 
-def previous_weekday(day: str) -> str:
-    d = date.fromisoformat(day) - timedelta(days=1)
-    while d.weekday() >= 5:
-        d -= timedelta(days=1)
-    return d.isoformat()
-
-
 @pytest.fixture(scope="module")
 def daily_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[DailyTrials]:
-    """Today's feed is DAY2's papers; DAY1's, announced the listing day before, are the
-    background, and five of its cs.CL papers the library."""
+    """Today's feed is DAY2's papers; DAY1's are the background and the library."""
     day = latest_listing_day()
     folder = tmp_path_factory.mktemp("daily")
-    dump = folder / "background.jsonl"
-    with open(dump, "w") as f:
-        for r in arxiv_records[DAY1]:
-            f.write(json.dumps({**r, "announced": previous_weekday(day)}) + "\n")
-    base = Store(stores.url("daily-base"))
-    import_dump(base, dump)
-    base.close()
-    library = [r["id"] for r in arxiv_records[DAY1]
-               if r["categories"].split()[0] == "cs.CL"][:5]
+    library = build_daily_base(stores, arxiv_records, day, folder)
     with ArxivServer({day: arxiv_records[DAY2]}) as server, WebhookReceiver() as hooks:
         server.feed_day = day
         yield DailyTrials(server, hooks, stores, folder, day, library)

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from papersift.deliver.exactly_once import delivery_key
 from papersift.errors import SourceError
 from papersift.jobs import daily
 from papersift.rank.embed import StaticMiniLM
+from papersift.sources.dump import import_dump
 from papersift.sources.fetch import fetch
 from papersift.store import Store
 from papersift.store import schema as t
@@ -389,6 +391,27 @@ class DailyTrials:
         if not result.same_digest:
             result.violations.append("digest differs from the clean run's")
         return result
+
+
+def previous_weekday(day: str) -> str:
+    d = date.fromisoformat(day) - timedelta(days=1)
+    while d.weekday() >= 5:
+        d -= timedelta(days=1)
+    return d.isoformat()
+
+
+def build_daily_base(stores: Stores, records: dict[str, list[dict]], day: str,
+                     folder: Path) -> list[str]:
+    """The daily trials' base store: DAY1's papers, announced the listing day before `day`,
+    are the background; five of its cs.CL papers are the library (returned)."""
+    dump = folder / "background.jsonl"
+    with open(dump, "w") as f:
+        for r in records[DAY1]:
+            f.write(json.dumps({**r, "announced": previous_weekday(day)}) + "\n")
+    base = Store(stores.url("daily-base"))
+    import_dump(base, dump)
+    base.close()
+    return [r["id"] for r in records[DAY1] if r["categories"].split()[0] == "cs.CL"][:5]
 
 
 def copy_embeddings(source: str, target: str, model: str) -> None:
