@@ -59,7 +59,7 @@ def ingest(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
             totals[name] += d
     return {"results": results, "totals": totals, "injected": bench.injected,
             "clean_s": clean, "trial_s": per_trial,
-            "rows": {k: len(v) for k, v in bench.clean["harvest"].items()}}
+            "rows": {c: {k: len(v) for k, v in snap.items()} for c, snap in bench.clean.items()}}
 
 
 def daily(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
@@ -90,9 +90,9 @@ def report(ing: dict, day: dict, args: argparse.Namespace) -> list[str]:
         f"{args.daily_trials} --seed {args.seed}` on {platform.machine()} "
         f"({time.strftime('%Y-%m-%d')}); each request to the local arXiv server fails with "
         f"probability {FAULT_P:g}, the kind drawn from the seeded schedule.", "",
-        "**Ingest** (`papersift fetch`, SQLite store; the clean run holds "
-        f"{ing['rows']['papers']} papers, {ing['rows']['versions']} versions, "
-        f"{ing['rows']['listings']} listings for the harvest):", "",
+        "**Ingest** (`papersift fetch`, SQLite store; a clean run stores "
+        + "; ".join(f"{c}: {r['papers']} papers, {r['versions']} versions, {r['listings']} "
+                    "listings" for c, r in ing["rows"].items()) + "):", "",
         "| trials | harvest / feed / lookup | killed mid-run | finished before the kill | "
         "gave up (clean one-line error), then resumed | reruns |",
         "|---|---|---|---|---|---|",
@@ -105,10 +105,13 @@ def report(ing: dict, day: dict, args: argparse.Namespace) -> list[str]:
           for name, d in t.items()), "",
         "**Daily job** (`papersift daily`: today's feed → rank → webhook + feed file), kill "
         "aimed at a stage:", "",
-        "| stage | trials | killed there | finished first |", "|---|---|---|---|",
-        *(f"| {s} | {aimed[(s, 'killed')] + aimed[(s, 'ok')] + aimed[(s, 'failed')]} | "
-          f"{aimed[(s, 'killed')]} | {aimed[(s, 'ok')]} |"
-          for s in ("ingest", "rank", "deliver", "any")), "",
+        "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill |",
+        "|---|---|---|---|---|",
+        *(f"| {s} | {sum(n for (a, _), n in aimed.items() if a == s)} | "
+          f"{aimed[(s, 'killed')]} | {aimed[(s, 'ok')]} | " + ", ".join(
+              f"{k} {n}" for k, n in sorted(Counter(
+                  r.stage for r in dr if r.aimed_at == s and r.ended == "killed").items()))
+          + " |" for s in ("ingest", "rank", "deliver", "any")), "",
         f"Deliveries checked: {2 * len(dr)} (user, day, channel); exactly-once violations: "
         f"**{len(violations)}** (a channel with no delivery, two deliveries, or a digest "
         f"unlike the clean run's); webhook messages sent again with the same Idempotency-Key "
