@@ -77,24 +77,33 @@ def start_cli(argv: list[str], env: dict[str, str], log: Path) -> BaseProcess:
     return proc
 
 
-def kill_when(proc: BaseProcess, ready: Callable[[], bool], delay: float) -> threading.Thread:
-    """SIGKILL `proc` `delay` seconds after `ready()` first holds (polled), unless it ended."""
+def kill_when(proc: BaseProcess, ready: Callable[[], bool],
+              delay: float) -> Callable[[], None]:
+    """SIGKILL `proc` `delay` seconds after `ready()` first holds (polled). Returns `stop`,
+    to call once the process has ended. Only the caller's thread waits for the process:
+    two threads polling one forkserver child race for its exit status."""
+    done = threading.Event()
+
     def run() -> None:
-        while proc.is_alive() and not ready():
+        while not done.is_set() and not ready():
             time.sleep(0.003)
-        time.sleep(delay)
-        if proc.is_alive():
+        if not done.wait(delay):
             proc.kill()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    return thread
+
+    def stop() -> None:
+        done.set()
+        thread.join(10)
+
+    return stop
 
 
-def finish(proc: BaseProcess, killer: threading.Thread, log: Path) -> str:
+def finish(proc: BaseProcess, stop: Callable[[], None], log: Path) -> str:
     """Wait for the process; how it ended: killed, ok, or failed (with a one-line error)."""
     proc.join(120)
-    killer.join(10)
+    stop()
     if proc.exitcode == -9:
         return "killed"
     if proc.exitcode == 0:
@@ -267,8 +276,8 @@ class IngestTrials:
         at = start + rng.randint(1, self.requests[command] + 1)  # +1: after the last one too
         log = self.folder / f"trial-{seed}.log"
         proc = start_cli(self.argv(command), {**self.env, "PAPERSIFT_STORE_URL": url}, log)
-        killer = kill_when(proc, lambda: len(self.server.requests) >= at, rng.uniform(0, 0.03))
-        ended = finish(proc, killer, log)
+        stop = kill_when(proc, lambda: len(self.server.requests) >= at, rng.uniform(0, 0.03))
+        ended = finish(proc, stop, log)
         if rng.random() < 0.2:
             self.server.expire_tokens()  # as if arXiv restarted while we were down
         failures, reruns = int(ended == "failed"), 0
