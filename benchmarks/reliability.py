@@ -105,7 +105,8 @@ def report(ing: dict, day: dict, args: argparse.Namespace) -> list[str]:
           for name, d in t.items()), "",
         "**Daily job** (`papersift daily`: today's feed → rank → webhook + feed file), kill "
         "aimed at a stage:", "",
-        "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill |",
+        "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill "
+        "(`start`: ingesting) |",
         "|---|---|---|---|---|",
         *(f"| {s} | {sum(n for (a, _), n in aimed.items() if a == s)} | "
           f"{aimed[(s, 'killed')]} | {aimed[(s, 'ok')]} | " + ", ".join(
