@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import pytest
+
 from tests.reliability.trials import FAULTS, STAGES, DailyTrials, IngestTrials
 
 SEED = int(os.environ.get("RELIABILITY_SEED", "8000"))
@@ -16,6 +18,7 @@ INGEST_TRIALS = 50
 DAILY_TRIALS = 2 * len(STAGES)
 
 
+@pytest.mark.slow
 def test_ingest_under_faults_and_kill_9_equals_a_clean_run(ingest_trials: IngestTrials) -> None:
     results = []
     for seed in range(SEED, SEED + INGEST_TRIALS):
@@ -30,6 +33,7 @@ def test_ingest_under_faults_and_kill_9_equals_a_clean_run(ingest_trials: Ingest
     assert set(ingest_trials.injected) == set(FAULTS), ingest_trials.injected
 
 
+@pytest.mark.slow
 def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
         daily_trials: DailyTrials) -> None:
     results = []
