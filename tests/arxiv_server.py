@@ -3,18 +3,22 @@
 It serves the daily RSS feed (/rss/<cats>), OAI-PMH ListRecords (/oai, arXiv and arXivRaw
 formats, paged by resumptionToken) and the query API (/api/query?id_list=...), records every
 request, and misbehaves on demand (status codes, Retry-After, truncated bodies, cut XML,
-connection resets, slow answers) so tests can watch the client cope.
+connection resets, slow answers), one after another or at random from a seeded
+FaultSchedule, so tests can watch the client cope.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 import socket
 import struct
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -236,6 +240,27 @@ class Fault:
 
 
 @dataclass
+class FaultSchedule:
+    """Seeded random misbehaviour: each request to `path` draws a fault with probability `p`,
+    one of `kinds` (name -> Fault) chosen by `weights`; `injected` counts them by name."""
+
+    rng: random.Random
+    p: float
+    kinds: dict[str, Fault]
+    weights: dict[str, float] = field(default_factory=dict)  # default: equal
+    path: str = "/"
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def draw(self) -> Fault | None:
+        if self.rng.random() >= self.p:
+            return None
+        names = list(self.kinds)
+        name = self.rng.choices(names, [self.weights.get(n, 1.0) for n in names])[0]
+        self.injected[name] += 1
+        return self.kinds[name]
+
+
+@dataclass
 class _Storm:
     path: str
     fault: Fault
@@ -256,6 +281,9 @@ class ArxivServer:
         self.requests: list[Request] = []
         self._faults: list[tuple[str, Fault]] = []
         self._storm: _Storm | None = None
+        self._schedule: FaultSchedule | None = None
+        # called with each request as it arrives (server thread): tests kill clients from it
+        self.on_request: Callable[[Request], None] | None = None
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
@@ -285,10 +313,16 @@ class ArxivServer:
         with self._lock:
             self._storm = _Storm(path, fault, after)
 
+    def schedule(self, schedule: FaultSchedule | None) -> None:
+        """Random faults from now on (after any queued by fail() or storm()); None: stop."""
+        with self._lock:
+            self._schedule = schedule
+
     def calm(self) -> None:
         with self._lock:
             self._faults.clear()
             self._storm = None
+            self._schedule = None
 
     def expire_tokens(self) -> None:
         """Every resumption token handed out so far becomes invalid, as after a restart."""
@@ -336,7 +370,8 @@ class ArxivServer:
                     return fault
             storm = self._storm
             if storm is None or not path.startswith(storm.path):
-                return None
+                schedule = self._schedule
+                return schedule.draw() if schedule and path.startswith(schedule.path) else None
             if storm.after > 0:
                 storm.after -= 1
                 return None
@@ -404,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         app: ArxivServer = self.server.app  # type: ignore[attr-defined]
         req = app._record(self)
+        if app.on_request is not None:
+            app.on_request(req)
         fault = app._fault_for(req.path) or Fault()
         if fault.delay:
             time.sleep(fault.delay)

@@ -65,6 +65,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_interval": Key(float, 3.0, "Seconds between two requests (arXiv asks for 3)."),
         "timeout": Key(float, 30.0, "Seconds before one request is abandoned."),
         "max_retries": Key(int, 5, "Retries on 429/503/timeouts, with backoff."),
+        "backoff": Key(float, 2.0, "Seconds before the first retry, doubled for each next one "
+                       "(a Retry-After answer wins).", bounds=(0.0, 3600.0)),
         "contact": Key(str, "", "An e-mail address put in the User-Agent, as arXiv asks."),
     },
     "embedding": {

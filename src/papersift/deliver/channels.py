@@ -128,7 +128,7 @@ def parse_channels(settings: Settings) -> list[Channel]:
     for i, raw in enumerate(settings.channels, 1):
         label = f"[[channel]] #{i}{where}"
         kind = raw.get("type")
-        if kind not in CHANNELS:
+        if not isinstance(kind, str) or kind not in CHANNELS:  # type = [] is not a type
             raise ConfigError(f"{label}: unknown channel type {kind!r}"
                               f"{_suggest(str(kind), sorted(CHANNELS))}")
         cls = CHANNELS[kind]

@@ -15,6 +15,9 @@ from papersift.records import Paper, clean_whitespace, parse_arxiv_id, split_aut
 from papersift.store import Store
 
 BATCH = 5000
+# Fields stored as text: anything else in them is a malformed record, not a crash.
+_TEXT_FIELDS = ("title", "abstract", "authors", "categories", "comments", "journal-ref", "doi",
+                "license", "update_date")
 
 
 @dataclass
@@ -51,19 +54,31 @@ def record_to_paper(r: dict) -> Paper:
         pid, _ = parse_arxiv_id(raw_id)
     except Exception:
         raise ValueError(f"invalid arXiv id {raw_id!r}") from None
+    for key in _TEXT_FIELDS:
+        if not isinstance(r.get(key), str | None):
+            raise ValueError(f"'{key}' is not a string")
     title = clean_whitespace(r.get("title"))
     if not title:
         raise ValueError("missing 'title'")
     versions: list[tuple[int, str]] = []
-    for v in r.get("versions") or []:
+    raw_versions = r.get("versions") or []
+    if not isinstance(raw_versions, list):
+        raise ValueError("'versions' is not a list")
+    for v in raw_versions:
         try:
-            versions.append((int(str(v["version"]).lstrip("v")), v.get("created") or ""))
-        except (KeyError, TypeError, ValueError):
+            created = v.get("created") or ""
+            if not isinstance(created, str):
+                raise TypeError
+            versions.append((int(str(v["version"]).lstrip("v")), created))
+        except (AttributeError, KeyError, TypeError, ValueError):
             raise ValueError(f"malformed 'versions' entry {v!r}") from None
     versions.sort()
     parsed = r.get("authors_parsed") or []
-    authors = [" ".join(x for x in (a[1], a[0], *a[2:]) if x).strip()
-               for a in parsed if isinstance(a, list) and a] or split_authors(r.get("authors"))
+    if not isinstance(parsed, list) or not all(
+            isinstance(a, list) and all(isinstance(x, str) for x in a) for a in parsed):
+        raise ValueError("'authors_parsed' is not a list of name lists")
+    authors = [" ".join(x for x in (a[1:2] + a[:1] + a[2:]) if x).strip()
+               for a in parsed if a] or split_authors(r.get("authors"))
     announced = r.get("announced")
     return Paper(
         id=pid,

@@ -86,11 +86,11 @@ class ArxivClient:
         self._last_start: float | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, backoff: float = 2.0,
-                      max_wait: float = 120.0) -> ArxivClient:
+    def from_settings(cls, settings: Settings, *, max_wait: float = 120.0) -> ArxivClient:
         return cls(min_interval=settings["arxiv.min_interval"], timeout=settings["arxiv.timeout"],
                    max_retries=settings["arxiv.max_retries"], contact=settings["arxiv.contact"],
-                   offline=settings["arxiv.offline"], backoff=backoff, max_wait=max_wait)
+                   offline=settings["arxiv.offline"], backoff=settings["arxiv.backoff"],
+                   max_wait=max_wait)
 
     def close(self) -> None:
         self._http.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,9 +35,14 @@ def utcnow() -> str:
 
 def _friendly(url: str, e: Exception) -> StoreError:
     msg = str(getattr(e, "orig", e) or e)
-    if "readonly" in msg or "read-only" in msg:
-        return StoreError(f"store {url} is read-only: fix its permissions or point "
-                          "store.url (PAPERSIFT_STORE_URL) at a writable file")
+    if "readonly" in msg or "read-only" in msg or ("unable to open" in msg and _read_only(url)):
+        return StoreError(f"store {url} is read-only: fix its permissions (or its disk's "
+                          "mount) or point store.url (PAPERSIFT_STORE_URL) at a writable file")
+    if "disk is full" in msg or "disk I/O error" in msg:
+        # SQLITE_FULL, or SQLITE_IOERR when a write is refused outright (EFBIG, ENOSPC)
+        return StoreError(f"store {url} could not write ({msg.splitlines()[0]}): the disk is "
+                          "full or failing; free space on it (or point store.url elsewhere) "
+                          "and rerun: the step that failed stored nothing")
     if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
         return StoreError(f"store {url} is not a valid SQLite database (corrupted?): move it "
                           "aside or point store.url at another file")
@@ -44,6 +50,13 @@ def _friendly(url: str, e: Exception) -> StoreError:
         return StoreError(f"cannot open store {url}: check that its folder exists and is "
                           "writable, or set store.url")
     return StoreError(f"store {url} failed: {msg.splitlines()[0]}")
+
+
+def _read_only(url: str) -> bool:
+    """An existing SQLite file we may not write (or whose folder, which holds its WAL)."""
+    path = Path(url.removeprefix("sqlite:///")).expanduser()
+    return url.startswith("sqlite:///") and path.exists() and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
 @dataclass
