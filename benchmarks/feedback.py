@@ -72,7 +72,8 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
         lib = list(task.library)
         labels = [1] * len(lib)
         t1 = time.perf_counter()
-        ranker = get_ranker(a.ranker).fit(_profile(task.name, lib, labels, vectors), background)
+        ranker = get_ranker(a.ranker).fit(_profile(task.name, lib, labels, vectors, len(lib)),
+                                          background)
         plain_days = [([s.paper_id for s in ranker.rank(c, explain=0)], d.positives)
                       for d, c in days]
         seconds["without"] += time.perf_counter() - t1
@@ -80,8 +81,8 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
         fed_days = []
         ups = downs = 0
         for d, cands in days:
-            ranker = get_ranker(a.ranker).fit(_profile(task.name, lib, labels, vectors),
-                                              background)
+            ranker = get_ranker(a.ranker).fit(
+                _profile(task.name, lib, labels, vectors, len(task.library)), background)
             ranked = [s.paper_id for s in ranker.rank(cands, explain=0)]
             fed_days.append((ranked, d.positives))
             shown = ranked[: a.digest]
@@ -132,8 +133,10 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     return lines
 
 
-def _profile(name: str, lib: list, labels: list[int], vectors) -> UserProfile:  # type: ignore[no-untyped-def]
-    return UserProfile(name, list(lib), vectors(lib), np.array(labels, dtype=int))
+def _profile(name: str, lib: list, labels: list[int], vectors, imported: int) -> UserProfile:  # type: ignore[no-untyped-def]
+    """The first `imported` rows came with the list; the rest are ratings of shown papers."""
+    return UserProfile(name, list(lib), vectors(lib), np.array(labels, dtype=int),
+                       rated=np.arange(len(lib)) >= imported)
 
 
 def bibtex_part(a: argparse.Namespace) -> list[str]:

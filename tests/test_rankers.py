@@ -7,6 +7,7 @@ import pytest
 
 from papersift.errors import PapersiftError
 from papersift.rank.base import RANKERS, Background, Candidates, UserProfile, get_ranker
+from papersift.rank.blend import PART_WEIGHTS, Blend
 from papersift.rank.embed import StaticMiniLM
 from papersift.records import Paper
 from papersift.sources.dump import ImportReport, read_dump
@@ -69,6 +70,30 @@ def test_thumbs_down_pushes_similar_papers_down(day: Day) -> None:
         bg).rank(cands)
     rank = {s.paper_id: i for i, s in enumerate(after)}
     assert rank[target] > 20  # from the top of the digest to far below it
+
+
+def test_ratings_of_shown_papers_teach_which_evidence_counts(day: Day) -> None:
+    """A user whose 👍 go to papers that read differently but mean the same, and whose 👎 go
+    to papers that share their words only, gets more weight on meaning, less on words."""
+    papers, vecs = day
+    bg = Background(papers, Candidates(papers, vecs))
+    liked = list(range(0, 40, 4))
+    lib = profile([papers[i] for i in liked], vecs[liked], [1] * len(liked))
+    base = get_ranker("papersift").fit(lib, bg)
+    assert isinstance(base, Blend) and np.array_equal(base.weights, PART_WEIGHTS)
+    rest = [i for i in range(len(papers)) if i not in liked]
+    z = (base._parts(base.period.paper_terms([papers[i] for i in rest]), vecs[rest])
+         - base.mean) / base.std
+    top = np.argsort(-(PART_WEIGHTS @ z))[:40]
+    by_meaning = top[np.argsort(z[1, top] - z[0, top])]  # semantic minus lexical, ascending
+    ups, downs = [rest[i] for i in by_meaning[-8:]], [rest[i] for i in by_meaning[:8]]
+    rows = [*liked, *ups, *downs]
+    rated = profile([papers[i] for i in rows], vecs[rows], [1] * (len(liked) + 8) + [-1] * 8)
+    rated.rated = np.arange(len(rows)) >= len(liked)
+    learned = get_ranker("papersift").fit(rated, bg)
+    assert learned.weights[1] > PART_WEIGHTS[1] and learned.weights[0] < PART_WEIGHTS[0]
+    rated.rated = None  # the same papers imported, not rated: the default weights
+    assert np.array_equal(get_ranker("papersift").fit(rated, bg).weights, PART_WEIGHTS)
 
 
 def test_near_duplicates_do_not_fill_the_top_of_a_digest(day: Day) -> None:

@@ -38,6 +38,7 @@ from papersift.rank.embed import Embedder, embed_papers, make_embedder
 from papersift.records import Paper
 from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
+from papersift.store.profiles import FEEDBACK_SOURCE
 
 Log = Callable[[str], None]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -284,7 +285,9 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     profile = UserProfile(spec.user, library, lib_vecs,
                           np.array([held[p.id].label for p in library]), spec.keywords,
                           spec.authors, spec.description, desc_vec,
-                          [held[p.id].added_at for p in library])
+                          [held[p.id].added_at for p in library],
+                          np.array([held[p.id].source == FEEDBACK_SOURCE for p in library],
+                                   dtype=bool))
     recent_sample = Candidates(sample, sample_vecs)
     ranker.fit(profile, Background(recent, recent_sample))
     ranker.calibrate(recent_sample)

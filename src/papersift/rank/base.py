@@ -35,6 +35,8 @@ class UserProfile:
     description: str = ""
     description_vec: np.ndarray | None = None  # (d,)
     added_at: list[str] | None = None  # ISO time each library paper was added or rated
+    # (n,) True where the row is the user's own 👍/👎 on a paper papersift showed them
+    rated: np.ndarray | None = None
 
 
 @dataclass

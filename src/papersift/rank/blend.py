@@ -60,6 +60,9 @@ NEGATIVE_WEIGHT = 15.0  # an explicit thumbs-down counts like this many backgrou
 FEEDBACK_Z = 1.0  # weight of the 👍-vs-👎 regression, in blended-score units …
 FEEDBACK_RAMP = 20  # … reached at this many 👎 (fewer say less)
 FEEDBACK_MIN = 3  # 👎 needed before the regression is fitted at all
+STACK_MIN = 5  # 👍 and 👎 of shown papers (each) before the part weights are learned
+STACK_PRIOR = 30  # … and how many 👍 weigh as much as the default weights
+STACK_FLOOR = 0.25  # no part falls below this share of its default weight
 CALIBRATION = 500  # background papers each user's scores are standardised against
 
 
@@ -235,6 +238,32 @@ def _feedback_model(profile: UserProfile) -> tuple[LogisticRegression, float] | 
     return model, FEEDBACK_Z * min(1.0, n_neg / FEEDBACK_RAMP)
 
 
+def _stacked_weights(profile: UserProfile, background: Background) -> np.ndarray:
+    """How much each kind of evidence counts for this user, learned from their ratings of
+    shown papers (users differ: one reading list is lexical, another semantic). A model is
+    fitted without those ratings; its parts, regressed on 👍 vs 👎, give the weights, shrunk
+    towards the defaults. Measured (benchmarks/feedback.py): +0.017 ndcg@10 with feedback.
+    Learning them from the library alone (newest papers held out) lost 0.008 without it."""
+    pos, r = profile.labels > 0, profile.rated
+    if r is None or min((pos & r).sum(), (~pos & r).sum()) < STACK_MIN or not (pos & ~r).any():
+        return PART_WEIGHTS
+    base = Blend()
+    base.stacks = False
+    base.fit(replace(profile, library=[p for p, ok in zip(profile.library, r, strict=True)
+                                       if not ok], library_vecs=profile.library_vecs[~r],
+                     labels=profile.labels[~r], rated=None, added_at=None), background)
+    shown = [p for p, ok in zip(profile.library, r, strict=True) if ok]
+    x = (base._parts(base.period.paper_terms(shown), profile.library_vecs[r]) - base.mean) \
+        / base.std
+    y = pos[r]
+    coef = np.maximum(LogisticRegression(C=1.0, class_weight="balanced").fit(x.T, y).coef_[0], 0)
+    if not coef.any():
+        return PART_WEIGHTS
+    learned = coef * PART_WEIGHTS.sum() / coef.sum()
+    share = y.sum() / (y.sum() + STACK_PRIOR)
+    return np.maximum((1 - share) * PART_WEIGHTS + share * learned, STACK_FLOOR * PART_WEIGHTS)
+
+
 def _binary(x: sp.spmatrix) -> sp.csr_matrix:
     x = sp.csr_matrix(x, dtype=np.float32, copy=True)  # callers keep their TF-IDF weights
     x.data[:] = 1.0
@@ -250,9 +279,14 @@ class Blend(Ranker):
                "interest cluster) + nearest library papers, calibrated against recent papers, "
                "+ keyword/author boosts")
 
+    weights = PART_WEIGHTS
+    stacks = True  # False for the held-out model that learns the weights
+
     def fit(self, profile: UserProfile, background: Background) -> Ranker:
         super().fit(profile, background)
         per = self.period = period(background)
+        self.weights = _stacked_weights(profile, background) if self.stacks \
+            else PART_WEIGHTS
         pos = profile.labels > 0
         neg = profile.labels < 0
         lib_terms = per.paper_terms(profile.library)
@@ -293,7 +327,7 @@ class Blend(Ranker):
         parts = self._parts(per.sample_x[:CALIBRATION], cal_vecs)
         if parts.shape[1] >= 2:
             self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
-            self.reference = np.sort(PART_WEIGHTS @ ((parts - self.mean) / self.std)
+            self.reference = np.sort(self.weights @ ((parts - self.mean) / self.std)
                                      + self._feedback(cal_vecs))
         else:  # no background yet (a fresh store): raw scores, no calibration
             self.mean, self.std = np.zeros((len(parts), 1)), np.ones((len(parts), 1))
@@ -317,7 +351,7 @@ class Blend(Ranker):
 
     def scores(self, candidates: Candidates) -> np.ndarray:
         x = self.period.terms(candidates.papers)
-        parts = PART_WEIGHTS @ ((self._parts(x, candidates.vecs) - self.mean) / self.std)
+        parts = self.weights @ ((self._parts(x, candidates.vecs) - self.mean) / self.std)
         boost = np.array([KEYWORD_Z * bool(keyword_hits(p, self.profile.keywords))
                           + AUTHOR_Z * bool(author_hits(p, self.profile.authors))
                           for p in candidates.papers])
