@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,7 +26,9 @@ MORE = 30  # papers shown below the threshold
 SIMILAR = 8
 MAP_DAYS = 30  # recent recommendations drawn on the interest map
 TREND_DAYS = 60
-LISTED_TTL = 60.0  # seconds a day's listing count is reused
+REUSE_TTL = 60.0  # seconds a listing count or a digest's papers are reused (`_recent`)
+REUSE_MAX = 4096  # entries kept at most
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Views:
         self._embedder = embedder
         self._lock = threading.Lock()
         self._matrix: tuple[int, list[str], np.ndarray] | None = None
-        self._listed_cache: dict[str, tuple[float, int]] = {}
+        self._reused: dict[tuple, tuple[float, Any]] = {}
 
     # --- embeddings -------------------------------------------------------------------------
 
@@ -111,33 +115,57 @@ class Views:
         return [Card(p, ratings.get(p.id), reason=(reasons[i] if reasons else ""))
                 for i, p in enumerate(papers)]
 
-    def _listed(self, day: str) -> int:
-        """Papers listed on `day` in the configured categories. Every user's digest page asks;
-        a minute-old count is fine (a day's listing changes only while it is being fetched)."""
+    def _recent(self, key: tuple, compute: Callable[[], T]) -> T:
+        """`compute()`, reused for REUSE_TTL seconds. For what every page view asks and only
+        the daily job changes: a day's listing count, a digest's papers (ratings, which the
+        viewer changes, are always read fresh). None is never kept: a digest being written
+        shows up on the next view."""
         now = time.monotonic()
         with self._lock:
-            hit = self._listed_cache.get(day)
-        if hit is None or now - hit[0] > LISTED_TTL:
-            hit = (now, self.store.listing_count(day, self.settings["arxiv.categories"]))
+            hit = self._reused.get(key)
+        if hit is not None and now - hit[0] <= REUSE_TTL:
+            return hit[1]
+        value = compute()
+        if value is not None:
             with self._lock:
-                self._listed_cache[day] = hit
-        return hit[1]
+                if len(self._reused) >= REUSE_MAX:  # drop the stale ones, else start afresh
+                    fresh = {k: v for k, v in self._reused.items() if now - v[0] <= REUSE_TTL}
+                    self._reused = fresh if len(fresh) < REUSE_MAX else {}
+                self._reused[key] = (now, value)
+        return value
 
-    # --- pages ------------------------------------------------------------------------------
+    def _listed(self, day: str) -> int:
+        """Papers listed on `day` in the configured categories (it changes only while the
+        day is being fetched)."""
+        return self._recent(("listed", day), lambda: self.store.listing_count(
+            day, self.settings["arxiv.categories"]))
 
-    def digest(self, user: str, day: str, more: bool = False) -> DigestView | None:
+    def _digest_papers(self, user: str, day: str
+                       ) -> tuple[list, dict[str, Paper], dict[str, str], list[str]] | None:
+        """A stored digest with its papers, the LLM layer's TL;DRs and the user's digest days:
+        written by the daily job, read by every view of the page."""
         stored = self.store.digest(user, day)
         if stored is None:
             return None
         papers = self.store.get_papers([e.paper_id for e in stored])
+        judged = self.store.latest_judgements(user, list(papers))
+        tldrs = {pid: j.tldr for pid, j in judged.items() if j.tldr}
+        return stored, papers, tldrs, self.store.digest_days(user)
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def digest(self, user: str, day: str, more: bool = False) -> DigestView | None:
+        found = self._recent(("digest", user, day), lambda: self._digest_papers(user, day))
+        if found is None:
+            return None
+        stored, papers, tldrs, days = found
         ratings = self.store.latest_ratings(user, list(papers))
-        judged = self.store.latest_judgements(user, list(papers))  # the LLM layer's TL;DRs
         top = max((e.score for e in stored), default=0.0)
         cards = [Card(papers[e.paper_id], ratings.get(e.paper_id), e.rank, e.score,
                       max(0.0, min(1.0, e.score / top)) if top > 0 else 0.0, e.reason,
-                      judged[e.paper_id].tldr if e.paper_id in judged else None)
+                      tldrs.get(e.paper_id))
                  for e in stored if e.paper_id in papers]
-        view = DigestView(day, cards, self._listed(day), self.store.digest_days(user))
+        view = DigestView(day, cards, self._listed(day), days)
         if more:
             view.more = self._below_threshold(user, day, set(papers))
         return view
