@@ -83,6 +83,9 @@ def test_sign_in_is_rate_limited_per_account(web_accounts: Web) -> None:
         assert sign_in(c, BOB, "not-his-password") == 401
     # now even the right password waits: guessing cannot continue at full speed
     assert sign_in(c, BOB, PASSWORDS[BOB]) == 429
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+    r = c.post("/login", data={"user": BOB, "password": PASSWORDS[BOB], "csrf": csrf})
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 15 * 60 + 1
     assert sign_in(c, ANN, PASSWORDS[ANN]) == 303  # another account is not locked out
 
 

@@ -226,8 +226,10 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         if wait > 0:
             msg = _("Too many failed sign-ins: try again in {minutes} minutes.",
                     minutes=int(wait // 60) + 1)
-            return page(request, "login.html", 429, next=_safe_next(next), error=msg,
-                        form_token=csrf)
+            refused = page(request, "login.html", 429, next=_safe_next(next), error=msg,
+                           form_token=csrf)
+            refused.headers["Retry-After"] = str(int(wait) + 1)  # for scripts and clients
+            return refused
         if not auth.check_password(store, user, password):
             limiter.failed(ip, user)
             return page(request, "login.html", 401, next=_safe_next(next),
