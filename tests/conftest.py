@@ -23,7 +23,8 @@ DUMP = SHARED / "data" / "arxiv-cs-2024-2026.jsonl.gz"
 EXAMPLES = ROOT / "examples"
 DEMO_DAY = "2025-11-12"
 
-pytest_plugins = ["tests.delivery_fixtures", "tests.web_fixtures"]  # delivery and web tests
+# delivery and web tests; the PostgreSQL cluster of the tests that run on both stores
+pytest_plugins = ["tests.delivery_fixtures", "tests.web_fixtures", "tests.pg"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

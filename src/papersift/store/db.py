@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from papersift.store.quality import QualityQueries
 from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
+_PG_SCHEME = re.compile(r"^postgres(ql)?://")
 
 
 def utcnow() -> str:
@@ -83,6 +85,8 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
                 raise StoreError(f"cannot create the folder of store {url}: {e.strerror}; "
                                  "point store.url (PAPERSIFT_STORE_URL) elsewhere") from None
             url = f"sqlite:///{path}"
+        # plain postgresql:// would pick psycopg2; psycopg (v3) is the driver we install
+        url = _PG_SCHEME.sub("postgresql+psycopg://", url)
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
