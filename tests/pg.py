@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster on loopback for the tests that run on both stores.
+"""A throwaway PostgreSQL cluster on loopback for the tests that run on both stores
+(`@both_stores`; their fixtures call `store_like` or take `store_url`).
 
 initdb into a temporary folder and pg_ctl on a free port, once per session. Without
 PostgreSQL installed the PostgreSQL variants skip locally; under CI=true they fail, so CI
@@ -13,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
 
@@ -109,24 +110,36 @@ def pg_cluster() -> Iterator[PgCluster]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # tests marked `both_stores` run on each
+
+
+# The store and end-to-end tests that must hold on PostgreSQL as well as on SQLite.
+both_stores = pytest.mark.parametrize("backend", BACKENDS)
 
 
 @pytest.fixture
 def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """An empty store of each kind."""
+    """An empty store of the test's kind."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 's.sqlite'}"
     return request.getfixturevalue("pg_cluster").new_database()
 
 
-def store_like(request: pytest.FixtureRequest, backend: str, sqlite_file: Path,
-               tmp_path: Path) -> str:
+@pytest.fixture
+def store_copy(request: pytest.FixtureRequest, backend: str,
+               tmp_path: Path) -> Callable[[Path], str]:
+    """`store_copy(sqlite_file)`: a URL of a private store of the test's kind holding it."""
+    return lambda sqlite_file: store_like(sqlite_file, tmp_path, backend, request)
+
+
+def store_like(sqlite_file: Path, folder: Path, backend: str = "sqlite",
+               request: pytest.FixtureRequest | None = None) -> str:
     """A private store of `backend` kind holding the content of `sqlite_file`."""
     if backend == "sqlite":
-        db = tmp_path / "store.sqlite"
+        db = folder / "store.sqlite"
         shutil.copy(sqlite_file, db)
         return f"sqlite:///{db}"
+    assert request is not None, "a PostgreSQL copy needs the test's request (pg_cluster)"
     return request.getfixturevalue("pg_cluster").copy_of(sqlite_file)

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from papersift.store import Store
 from papersift.store import db as store_db
+from tests.pg import both_stores
 
 
 def test_upgrade_from_0001_keeps_the_library(tmp_path: Path) -> None:
@@ -29,6 +30,7 @@ def test_upgrade_from_0001_keeps_the_library(tmp_path: Path) -> None:
     assert [e.paper_id for e in store.library("ana")] == ["2401.00002"]
 
 
+@both_stores
 def test_library_view_rules(store_url: str) -> None:
     store = Store(store_url)
     store.sync_source("u", "bibtex:1", "bibtex", "a.bib", ["p1", "p2"], now="2025-01-01")

@@ -250,5 +250,6 @@ from papersift import (  # noqa: E402, F401
     cli_llm,  # llm test, llm usage
     cli_profile,  # profile, rate
     cli_quality,  # quality
+    cli_store,  # migrate-store, embed
     cli_web,  # web adduser, passwd, users
 )
