@@ -139,6 +139,7 @@ def store_like(sqlite_file: Path, folder: Path, backend: str = "sqlite",
     """A private store of `backend` kind holding the content of `sqlite_file`."""
     if backend == "sqlite":
         db = folder / "store.sqlite"
+        db = db.with_stem(f"store{next(_names)}") if db.exists() else db
         shutil.copy(sqlite_file, db)
         return f"sqlite:///{db}"
     assert request is not None, "a PostgreSQL copy needs the test's request (pg_cluster)"
