@@ -203,11 +203,12 @@ def measure_daily(dump: Path, lists_dir: Path, day: str, n: int) -> list[str]:
         backfill.append(measure_backfill("PostgreSQL", pg_url))
         rows = {}
         for kind, url in (("SQLite", sqlite_url), ("PostgreSQL", pg_url)):
-            out = subprocess.run([sys.executable, __file__, "--child", url, "--day", day],
-                                 check=True,
-                                 capture_output=True, text=True,
-                                 input="\n".join(names)).stdout
-            rows[kind] = json.loads(out.strip().splitlines()[-1])
+            child = subprocess.run([sys.executable, __file__, "--dump", str(dump), "--child",
+                                    url, "--day", day], capture_output=True, text=True,
+                                   input="\n".join(names))
+            if child.returncode:
+                raise SystemExit(f"the {kind} run failed:\n{child.stderr[-3000:]}")
+            rows[kind] = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
         cluster.stop()
     lines = [f"`papersift daily --all-users --no-send` for {n:,} synthetic users (libraries of "

@@ -97,7 +97,10 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
             url = f"sqlite:///{path}"
         # plain postgresql:// would pick psycopg2; psycopg (v3) is the driver we install
         url = _PG_SCHEME.sub("postgresql+psycopg://", url)
-        self.engine: Engine = create_engine(url)
+        # PostgreSQL: one connection per web worker thread (40) without queueing for one;
+        # SQLite opens connections per thread on demand.
+        opts = {"pool_size": 10, "max_overflow": 40} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, **opts)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
