@@ -69,6 +69,7 @@ class SharedDay:
         self.vecs: dict[str, np.ndarray] = {}
         self.candidates: list[Paper] | None = None  # the day's, once `daily_all` ingested them
         self._background: Background | None = None
+        self._quality: dict[str, tuple[float, list[str]]] | None = None
 
     def embed(self, store: Store, embedder: Embedder, papers: list[Paper],
               progress: Progress | None = None) -> np.ndarray:
@@ -80,6 +81,13 @@ class SharedDay:
         if not papers:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([self.vecs[p.id] for p in papers])
+
+    def quality(self, store: Store, candidates: list[Paper]) -> dict[str, tuple[float, list[str]]]:
+        """Quality score and cues of each candidate, assessed once for all users (each paper's
+        depends on the store's history alone, not on which other papers are assessed)."""
+        if self._quality is None:
+            self._quality = assess(store, candidates).by_id()
+        return self._quality
 
     def background(self, store: Store, embedder: Embedder) -> Background:
         """One object for all users: the ranker's per-period state is found by identity."""
@@ -359,8 +367,9 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     todays = Candidates(fresh, cand_vecs)
     ranker.quality_weight = settings["digest.quality_weight"]
     if ranker.quality_weight and fresh:
-        quality = assess(store, fresh)
-        todays.quality, todays.quality_cues = quality.score, quality.cues
+        quality = shared.quality(store, candidates)
+        todays.quality = np.array([quality[p.id][0] for p in fresh])
+        todays.quality_cues = [quality[p.id][1] for p in fresh]
     llm = settings["llm.enabled"]
     scored = ranker.rank(todays, explain=max(settings["digest.size"],
                                              settings["llm.top_n"] if llm else 0))
