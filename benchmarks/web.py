@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,27 +125,27 @@ async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
 
 async def hold(clients: list[httpx.AsyncClient], send: Callable[[httpx.AsyncClient, int],
                                                                  Awaitable[httpx.Response]],
-               seconds: float, think: float) -> tuple[np.ndarray, int, float]:
+               seconds: float, think: float) -> tuple[np.ndarray, Counter[str], float]:
     """Every client sends requests for `seconds` (pausing `think` s on average after each
-    answer); an error (not 200, or no answer) is counted, not fatal. Returns the latencies
-    (s) of all requests, the errors and the wall time."""
+    answer); an error (not 200, or no answer) is counted by kind, not fatal. Returns the
+    latencies (s) of all requests, the errors and the wall time."""
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     rng = random.Random(0)
     t0 = time.perf_counter()
     end = t0 + seconds
 
     async def worker(client: httpx.AsyncClient, k: int) -> None:
-        nonlocal errors
         n = 0
         while time.perf_counter() < end:
             t = time.perf_counter()
             try:
-                ok = (await send(client, k * 100000 + n)).status_code == 200
-            except httpx.HTTPError:
-                ok = False
+                code = (await send(client, k * 100000 + n)).status_code
+                if code != 200:
+                    errors[f"HTTP {code}"] += 1
+            except httpx.HTTPError as e:
+                errors[type(e).__name__] += 1
             latencies.append(time.perf_counter() - t)
-            errors += not ok
             n += 1
             if think:
                 await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
@@ -154,8 +155,8 @@ async def hold(clients: list[httpx.AsyncClient], send: Callable[[httpx.AsyncClie
 
 
 async def under_load(base: str, sessions: list[Session], picks: dict[str, list[str]],
-                     n_clients: int, seconds: float) -> list[tuple[str, float, float, float, int,
-                                                                  int]]:
+                     n_clients: int, seconds: float
+                     ) -> list[tuple[str, float, float, float, int, Counter[str]]]:
     """The digest page and the feedback endpoint, each held by `n_clients` clients (users
     cycled) for `seconds`, closed loop and with readers' think time."""
     clients = [httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(
@@ -231,6 +232,11 @@ def served(store_url: str) -> Iterator[str]:
         server.wait(10)
 
 
+def _errors(err: Counter[str]) -> str:
+    kinds = ", ".join(f"{k} {v}" for k, v in err.most_common())
+    return f"{sum(err.values())} ({kinds})" if err else "0"
+
+
 def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
              picks: dict[str, list[str]]) -> None:
     """The same store copied into a throwaway PostgreSQL cluster, under --pg-clients."""
@@ -262,9 +268,9 @@ def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
              "--postgres`.", "",
              "| request | p50 ms | p99 ms | requests/s | requests | errors |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {n} | {err} |"
+    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {n} | {_errors(err)} |"
               for label, p50, p99, rps, n, err in rows]
-    errors = sum(r[5] for r in rows)
+    errors = sum(sum(r[5].values()) for r in rows)
     lines += ["", f"Target: 0 errors — {'met' if errors == 0 else f'NOT met ({errors})'}."]
     sections.write(a.out, {"web-postgresql": lines})
     print("\n".join(lines))
