@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -211,6 +212,8 @@ def measure_daily(dump: Path, lists_dir: Path, day: str, n: int) -> list[str]:
             rows[kind] = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
         cluster.stop()
+        shutil.rmtree(cluster.folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     lines = [f"`papersift daily --all-users --no-send` for {n:,} synthetic users (libraries of "
              f"40–200 papers from the curated lists), day {day}, ranker `papersift`, "
              f"embeddings `{make_embedder(config.load(None)).key}` cached beforehand; store: "

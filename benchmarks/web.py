@@ -24,6 +24,7 @@ import asyncio
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -243,7 +244,8 @@ def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
     from papersift.store.copy import copy_store
     from tests.pg import PgCluster
 
-    cluster = PgCluster(Path(tempfile.mkdtemp(prefix="papersift-bench-pg-")))
+    folder = Path(tempfile.mkdtemp(prefix="papersift-bench-pg-"))
+    cluster = PgCluster(folder)
     try:
         url = cluster.new_database()
         t = time.perf_counter()
@@ -253,6 +255,7 @@ def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
             rows = asyncio.run(under_load(base, sessions, picks, a.pg_clients, a.seconds))
     finally:
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     lines = ["## Web app under load on PostgreSQL (`benchmarks/web.py --postgres`)", "",
              f"Store: {papers:,} papers (the shared dump), {USERS} users with a {PER_DIGEST}-"
              f"paper digest of {DAY} and a session each, copied from SQLite into a throwaway "
