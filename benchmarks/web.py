@@ -2,6 +2,11 @@
 the whole shared dump (178k papers) and 100 users, each with a stored digest and a session.
 
     .venv/bin/python benchmarks/web.py --dump ../shared/data/arxiv-cs-2024-2026.jsonl.gz
+    .venv/bin/python benchmarks/web.py --postgres [--clients 200 --seconds 60]
+
+`--postgres` copies the same store into a throwaway PostgreSQL cluster on loopback
+(`papersift migrate-store`'s code) and holds `--clients` clients for `--seconds` each on the
+digest page and on the feedback endpoint (POST /api/rate), counting every error.
 
 The server is `uvicorn` in its own process (one worker, as `papersift serve` runs it); the
 load tool is this script's asyncio + httpx generator: each of the 50 clients is a user of
@@ -19,11 +24,15 @@ import asyncio
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -37,7 +46,7 @@ import sections  # noqa: E402  (benchmarks/, the script's folder)
 from papersift.sources.dump import import_dump  # noqa: E402
 from papersift.store import Store  # noqa: E402
 from papersift.store.db import DigestEntry  # noqa: E402
-from papersift.web.auth import open_session  # noqa: E402
+from papersift.web.auth import Session, open_session  # noqa: E402
 
 DAY = "2025-11-12"
 USERS = 100
@@ -53,7 +62,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(store_path: Path, dump: Path) -> tuple[float | None, list[str]]:
+def prepare(store_path: Path, dump: Path) -> tuple[float | None, list[Session]]:
     """Import the dump (once), then give 100 users a digest of DAY and a session each."""
     seconds = None
     store = Store(f"sqlite:///{store_path}")
@@ -71,12 +80,12 @@ def prepare(store_path: Path, dump: Path) -> tuple[float | None, list[str]]:
         store.save_digest(user, DAY, "bench", [
             DigestEntry(i + 1, p.id, round(5.0 - 0.2 * i, 2), f"close to a paper of {user}")
             for i, p in enumerate(listing[start:start + PER_DIGEST])])
-        cookies.append(open_session(store, user, 1).token or "")
+        cookies.append(open_session(store, user, 1))
     store.close()
     return seconds, cookies
 
 
-def serve(store_path: Path, port: int) -> None:
+def serve(store_url: str, port: int) -> None:
     """The server process: the real app in accounts mode (sessions made by `prepare`)."""
     import uvicorn
 
@@ -86,7 +95,7 @@ def serve(store_path: Path, port: int) -> None:
     folder = Path(tempfile.mkdtemp())
     cfg = folder / "config.toml"
     cfg.write_text("[arxiv]\noffline = true\n[web]\nsecret_file = \"secret.key\"\n")
-    settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": f"sqlite:///{store_path}"})
+    settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": store_url})
     uvicorn.run(create_app(settings, accounts=True), host="127.0.0.1", port=port,
                 log_level="warning", access_log=False)
 
@@ -115,6 +124,72 @@ async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
     return np.array(latencies), time.perf_counter() - t0
 
 
+async def hold(clients: list[httpx.AsyncClient], send: Callable[[httpx.AsyncClient, int],
+                                                                 Awaitable[httpx.Response]],
+               seconds: float, think: float) -> tuple[np.ndarray, Counter[str], float]:
+    """Every client sends requests for `seconds` (pausing `think` s on average after each
+    answer); an error (not 200, or no answer) is counted by kind, not fatal. Returns the
+    latencies (s) of all requests, the errors and the wall time."""
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    rng = random.Random(0)
+    t0 = time.perf_counter()
+    end = t0 + seconds
+
+    async def worker(client: httpx.AsyncClient, k: int) -> None:
+        n = 0
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            try:
+                code = (await send(client, k * 100000 + n)).status_code
+                if code != 200:
+                    errors[f"HTTP {code}"] += 1
+            except httpx.HTTPError as e:
+                errors[type(e).__name__] += 1
+            latencies.append(time.perf_counter() - t)
+            n += 1
+            if think:
+                await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
+
+    await asyncio.gather(*(worker(c, k) for k, c in enumerate(clients)))
+    return np.array(latencies), errors, time.perf_counter() - t0
+
+
+async def under_load(base: str, sessions: list[Session], picks: dict[str, list[str]],
+                     n_clients: int, seconds: float
+                     ) -> list[tuple[str, float, float, float, int, Counter[str]]]:
+    """The digest page and the feedback endpoint, each held by `n_clients` clients (users
+    cycled) for `seconds`, closed loop and with readers' think time."""
+    clients = [httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(
+        max_connections=1), cookies={"papersift_session": sessions[k % len(sessions)].token
+                                     or ""}) for k in range(n_clients)]
+
+    def digest(c: httpx.AsyncClient, _: int) -> Awaitable[httpx.Response]:
+        return c.get(f"/digest/{DAY}")
+
+    def rate(c: httpx.AsyncClient, n: int) -> Awaitable[httpx.Response]:
+        s = sessions[(n // 100000) % len(sessions)]
+        papers = picks[s.user]
+        return c.post("/api/rate", headers={"X-CSRF-Token": s.csrf},
+                      json={"paper": papers[n % len(papers)], "action": ("up", "down")[n % 2]})
+
+    rows = []
+    try:
+        for label, send, think in ((f"digest page GET /digest/{DAY}", digest, THINK),
+                                   ("feedback POST /api/rate", rate, THINK),
+                                   (f"digest page GET /digest/{DAY}, closed loop", digest, 0.0),
+                                   ("feedback POST /api/rate, closed loop", rate, 0.0)):
+            await hold(clients, send, 3.0, think)  # warm-up: connections and caches
+            lat, errors, wall = await hold(clients, send, seconds, think)
+            rows.append((label, float(np.percentile(lat, 50) * 1e3),
+                         float(np.percentile(lat, 99) * 1e3), len(lat) / wall, len(lat),
+                         errors))
+    finally:
+        for c in clients:
+            await c.aclose()
+    return rows
+
+
 async def measure(base: str, cookies: list[str], n_clients: int, requests: int,
                   plan: list[tuple[str, str, float, int]]
                   ) -> list[tuple[str, float, float, float]]:
@@ -138,26 +213,11 @@ async def measure(base: str, cookies: list[str], n_clients: int, requests: int,
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dump", type=Path, default=ROOT.parent / "shared" / "data" /
-                    "arxiv-cs-2024-2026.jsonl.gz")
-    ap.add_argument("--store", type=Path, default=ROOT / "out" / "bench-web" / "web.sqlite")
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--requests", type=int, default=3000)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
-    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
-    a = ap.parse_args()
-    if a.serve:
-        serve(a.store, a.serve)
-        return
-    a.store.parent.mkdir(parents=True, exist_ok=True)
-    imported, cookies = prepare(a.store, a.dump)
-    store = Store(f"sqlite:///{a.store}")
-    papers = store.count_papers()
-    store.close()
+@contextmanager
+def served(store_url: str) -> Iterator[str]:
+    """The app in its own uvicorn process on a free loopback port; yields its base URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--store", str(a.store),
+    server = subprocess.Popen([sys.executable, __file__, "--store-url", store_url,
                                "--serve", str(port)])
     base = f"http://127.0.0.1:{port}"
     try:
@@ -167,6 +227,87 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _errors(err: Counter[str]) -> str:
+    kinds = ", ".join(f"{k} {v}" for k, v in err.most_common())
+    return f"{sum(err.values())} ({kinds})" if err else "0"
+
+
+def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
+             picks: dict[str, list[str]]) -> None:
+    """The same store copied into a throwaway PostgreSQL cluster, under --pg-clients."""
+    from papersift.store.copy import copy_store
+    from tests.pg import PgCluster
+
+    folder = Path(tempfile.mkdtemp(prefix="papersift-bench-pg-"))
+    cluster = PgCluster(folder)
+    try:
+        url = cluster.new_database()
+        t = time.perf_counter()
+        copy_store(f"sqlite:///{a.store}", url)
+        copied = time.perf_counter() - t
+        with served(url) as base:
+            rows = asyncio.run(under_load(base, sessions, picks, a.pg_clients, a.seconds))
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    lines = ["## Web app under load on PostgreSQL (`benchmarks/web.py --postgres`)", "",
+             f"Store: {papers:,} papers (the shared dump), {USERS} users with a {PER_DIGEST}-"
+             f"paper digest of {DAY} and a session each, copied from SQLite into a throwaway "
+             f"PostgreSQL cluster on loopback by `migrate-store`'s code in {copied:.0f} s. "
+             f"{a.pg_clients} concurrent clients (one connection each, users cycled) for "
+             f"{a.seconds:g} s per row after a 3 s warm-up; with think time each client pauses "
+             f"a mean {THINK:g} s (exponential) after every answer, closed loop re-requests at "
+             f"once. Feedback alternates 👍/👎 on the user's own digest papers (each a "
+             "transaction: the rating and the library relabel). Server: the app under uvicorn, "
+             f"one process; {platform.machine()}, {os.cpu_count()} cores shared by server, "
+             f"PostgreSQL and load tool (load {os.getloadavg()[0]:.1f}); "
+             f"{time.strftime('%Y-%m-%d')}. Command: `.venv/bin/python benchmarks/web.py "
+             "--postgres`.", "",
+             "| request | p50 ms | p99 ms | requests/s | requests | errors |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {n} | {_errors(err)} |"
+              for label, p50, p99, rps, n, err in rows]
+    errors = sum(sum(r[5].values()) for r in rows)
+    lines += ["", f"Target: 0 errors — {'met' if errors == 0 else f'NOT met ({errors})'}."]
+    sections.write(a.out, {"web-postgresql": lines})
+    print("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dump", type=Path, default=ROOT.parent / "shared" / "data" /
+                    "arxiv-cs-2024-2026.jsonl.gz")
+    ap.add_argument("--store", type=Path, default=ROOT / "out" / "bench-web" / "web.sqlite")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    ap.add_argument("--postgres", action="store_true",
+                    help="Serve the store from PostgreSQL and hold --pg-clients clients.")
+    ap.add_argument("--pg-clients", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
+    ap.add_argument("--store-url", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.serve:
+        serve(a.store_url, a.serve)
+        return
+    a.store.parent.mkdir(parents=True, exist_ok=True)
+    imported, sessions = prepare(a.store, a.dump)
+    store = Store(f"sqlite:///{a.store}")
+    papers = store.count_papers()
+    picks = {s.user: [e.paper_id for e in store.digest(s.user, DAY) or []] for s in sessions}
+    store.close()
+    if a.postgres:
+        postgres(a, papers, sessions, picks)
+        return
+    cookies = [s.token or "" for s in sessions]
+    with served(f"sqlite:///{a.store}") as base:
         digest = f"/digest/{DAY}"
         rows = asyncio.run(measure(base, cookies, a.clients, a.requests, [
             ("baseline: GET /api/days, closed loop", "/api/days", 0.0, 0),
@@ -174,9 +315,6 @@ def main() -> None:
             (f"digest JSON GET /api/digest/{DAY}, closed loop", f"/api/digest/{DAY}", 0.0, 0),
             (f"digest page GET {digest}, {THINK:g} s think time", digest, THINK, 0),
             (f"keyword search GET {SEARCH}, one client at a time", SEARCH, 0.0, 1)]))
-    finally:
-        server.terminate()
-        server.wait(10)
     base_p50 = rows[0][1]
     load_avg = os.getloadavg()[0]
     lines = [SECTION, "",

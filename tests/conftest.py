@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,8 @@ DUMP = SHARED / "data" / "arxiv-cs-2024-2026.jsonl.gz"
 EXAMPLES = ROOT / "examples"
 DEMO_DAY = "2025-11-12"
 
-pytest_plugins = ["tests.delivery_fixtures", "tests.web_fixtures"]  # delivery and web tests
+# delivery and web tests; the PostgreSQL cluster of the tests that run on both stores
+pytest_plugins = ["tests.pg", "tests.delivery_fixtures", "tests.web_fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,11 +90,10 @@ def warm_store_file(tmp_path_factory: pytest.TempPathFactory, shared_day_dump: P
 
 
 @pytest.fixture
-def demo_env(tmp_path: Path, warm_store_file: Path) -> Iterator[dict[str, str]]:
+def demo_env(tmp_path: Path, warm_store_file: Path,
+             store_copy: Callable[[Path], str]) -> Iterator[dict[str, str]]:
     """Environment for the example profile on a private copy of the warm store."""
-    db = tmp_path / "store.sqlite"
-    shutil.copy(warm_store_file, db)
-    yield {"PAPERSIFT_STORE_URL": f"sqlite:///{db}",
+    yield {"PAPERSIFT_STORE_URL": store_copy(warm_store_file),
            "PAPERSIFT_DIGEST_OUT_DIR": str(tmp_path / "digests")}
 
 

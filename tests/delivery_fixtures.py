@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from papersift.sources.dump import import_dump
 from papersift.store import Store
 from papersift.store.db import DigestEntry
 from tests.arxiv_server import DAY1, load_days
+from tests.pg import store_like
 
 USER = "ann"
 SECRET_KEY = "test-signing-key-0123456789"  # signs the feedback links
@@ -75,11 +75,9 @@ class Env:
 
 
 @pytest.fixture
-def denv(tmp_path: Path, small_store_file: Path,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    db = tmp_path / "store.sqlite"
-    shutil.copy(small_store_file, db)
-    url = f"sqlite:///{db}"
+def denv(tmp_path: Path, small_store_file: Path, monkeypatch: pytest.MonkeyPatch,
+         request: pytest.FixtureRequest, backend: str) -> Iterator[Env]:
+    url = store_like(small_store_file, tmp_path, backend, request)
     store = Store(url)
     store_digest(store, USER, DAY1)
     store.close()

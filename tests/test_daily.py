@@ -13,6 +13,7 @@ from papersift.errors import ProfileError
 from papersift.jobs import daily
 from papersift.rank.embed import MiniLM
 from tests.conftest import DEMO_DAY, EXAMPLES
+from tests.pg import both_stores
 
 TOPICAL = ("learning rate", "batch", "scaling", "distill", "pretrain", "pre-train", "training",
            "attention", "recurrent", "linear", "emergen", "data", "parallel", "efficien",
@@ -24,6 +25,7 @@ def rows(settings: config.Settings, table: str) -> int:
     return sqlite3.connect(db).execute(f"select count(*) from {table}").fetchone()[0]
 
 
+@both_stores
 def test_demo_day_gives_a_relevant_digest_with_reasons(demo_settings: config.Settings,
                                                        embedder: MiniLM) -> None:
     result = daily(demo_settings, DEMO_DAY, embedder=embedder)
@@ -60,6 +62,7 @@ def test_rerun_prints_the_same_digest_and_stores_nothing_twice(
     assert {t: rows(demo_settings, t) for t in counts} == counts
 
 
+@both_stores
 def test_next_day_never_repeats_a_paper(demo_settings: config.Settings,
                                         embedder: MiniLM) -> None:
     first = daily(demo_settings, DEMO_DAY, embedder=embedder)

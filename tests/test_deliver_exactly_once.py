@@ -18,6 +18,7 @@ from papersift.jobs import deliver_day, retry_pending
 from papersift.store.deliveries import Claim
 from tests.delivery_fixtures import DAY1, USER, Env, store_digest
 from tests.delivery_servers import SmtpServer, WebhookReceiver
+from tests.pg import both_stores
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def three(smtp: SmtpServer, hooks: WebhookReceiver) -> list[dict]:
             {"name": "hook", "type": "webhook", "url": f"{hooks.url}/hook"}]
 
 
+@both_stores
 def test_rerun_sends_nothing_twice(denv: Env, smtp: SmtpServer, hooks: WebhookReceiver) -> None:
     settings = denv.settings(three(smtp, hooks))
     first = deliver_day(settings, denv.store(), USER, DAY1)
@@ -49,6 +51,7 @@ def test_rerun_sends_nothing_twice(denv: Env, smtp: SmtpServer, hooks: WebhookRe
     assert len(smtp.messages) == 1 and len(hooks.requests) == 2
 
 
+@both_stores
 def test_failed_channel_is_retried_next_run_without_resending_the_others(
         denv: Env, smtp: SmtpServer, hooks: WebhookReceiver) -> None:
     settings = denv.settings(three(smtp, hooks), "retries = 1")
@@ -159,6 +162,7 @@ def test_sigkill_while_a_channel_is_in_flight(denv: Env, smtp: SmtpServer,
     assert [a["outcome"] for a in attempts] == [None, "sent"]  # the killed one: no outcome
 
 
+@both_stores
 def test_killed_after_the_last_message_was_recorded_sends_nothing_more(
         denv: Env, hooks: WebhookReceiver) -> None:
     # A process that recorded the (only) message as accepted, then died before `sent`.

@@ -21,6 +21,7 @@ from papersift.profile.sources import add_source, parse_source
 from papersift.records import Paper
 from papersift.store import Store
 from tests.arxiv_server import DAY1, ArxivServer, atom_entry, atom_feed
+from tests.pg import both_stores
 
 pytest_plugins = ["tests.arxiv_fixtures"]
 
@@ -46,9 +47,8 @@ BIB = r"""
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}",
-            "PAPERSIFT_ARXIV_OFFLINE": "1"}
+def env(store_url: str) -> dict[str, str]:
+    return {"PAPERSIFT_STORE_URL": store_url, "PAPERSIFT_ARXIV_OFFLINE": "1"}
 
 
 @pytest.fixture
@@ -75,6 +75,7 @@ def test_bibtex_ids_from_every_field_and_titles_as_fallback(tmp_path: Path) -> N
     assert len(got.warnings) == 1 and re.match(r".*lib\.bib:\d+: malformed entry", got.warnings[0])
 
 
+@both_stores
 def test_profile_add_bibtex_resyncs_without_duplicates(tmp_path: Path, env: dict[str, str],
                                                        store: Store) -> None:
     bib = tmp_path / "lib.bib"
@@ -200,6 +201,7 @@ import torch  # code is not prose
 """
 
 
+@both_stores
 def test_mixed_chinese_english_notes(tmp_path: Path, env: dict[str, str], store: Store) -> None:
     vault = tmp_path / "vault"
     (vault / ".obsidian").mkdir(parents=True)

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from papersift.store import Store
 from papersift.store import db as store_db
+from tests.pg import both_stores
 
 
 def test_upgrade_from_0001_keeps_the_library(tmp_path: Path) -> None:
@@ -29,8 +30,9 @@ def test_upgrade_from_0001_keeps_the_library(tmp_path: Path) -> None:
     assert [e.paper_id for e in store.library("ana")] == ["2401.00002"]
 
 
-def test_library_view_rules(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+@both_stores
+def test_library_view_rules(store_url: str) -> None:
+    store = Store(store_url)
     store.sync_source("u", "bibtex:1", "bibtex", "a.bib", ["p1", "p2"], now="2025-01-01")
     store.sync_source("u", "notes:1", "notes", "n/", ["p2", "p3"], now="2025-02-01")
     view = {e.paper_id: (e.source, e.label, e.added_at) for e in store.library("u")}

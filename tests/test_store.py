@@ -10,6 +10,7 @@ from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import Store
 from papersift.store.db import DigestEntry
+from tests.pg import both_stores
 
 
 def paper(pid: str, day: str = "2025-11-12") -> Paper:
@@ -64,8 +65,9 @@ def test_store_in_unwritable_place(tmp_path: Path) -> None:
         Store(f"sqlite:///{blocker / 'sub' / 's.sqlite'}")
 
 
-def test_a_paper_reaches_a_user_once_whatever_the_day(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+@both_stores
+def test_a_paper_reaches_a_user_once_whatever_the_day(store_url: str) -> None:
+    store = Store(store_url)
     with store.begin() as conn:
         store.upsert_papers(conn, [paper("2511.00001"), paper("2511.00002")])
     e = DigestEntry(1, "2511.00001", 0.9, "r")
@@ -80,15 +82,17 @@ def test_a_paper_reaches_a_user_once_whatever_the_day(tmp_path: Path) -> None:
     assert [x.paper_id for x in again] == ["2511.00001"]
 
 
-def test_profile_version_moves_only_on_change(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+@both_stores
+def test_profile_version_moves_only_on_change(store_url: str) -> None:
+    store = Store(store_url)
     assert store.save_profile("ann", "d", ["k"], []).version == 1
     assert store.save_profile("ann", "d", ["k"], []).version == 1
     assert store.save_profile("ann", "d2", ["k"], []).version == 2
 
 
-def test_library_resync_neither_duplicates_nor_keeps_removed(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+@both_stores
+def test_library_resync_neither_duplicates_nor_keeps_removed(store_url: str) -> None:
+    store = Store(store_url)
     store.sync_library("ann", "config", ["2511.00001", "2511.00002", "2511.00001"])
     store.sync_library("ann", "config", ["2511.00002", "2511.00003"])
     assert sorted(e.paper_id for e in store.library("ann")) == ["2511.00002", "2511.00003"]

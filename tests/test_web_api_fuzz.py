@@ -10,13 +10,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.pg import store_like
 from tests.web_fixtures import Web, make_web
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, web_store_file: Path,
            embedder) -> Iterator[tuple[Web, dict[str, str], dict[str, str]]]:  # type: ignore[no-untyped-def]
-    web = make_web(tmp_path_factory.mktemp("fuzz"), web_store_file, embedder, accounts=False)
+    folder = tmp_path_factory.mktemp("fuzz")
+    web = make_web(folder, store_like(web_store_file, folder), embedder, accounts=False)
     client = web.client()
     csrf = client.get("/api/me").json()["csrf"]
     yield web, {"X-CSRF-Token": csrf}, dict(client.cookies)

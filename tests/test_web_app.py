@@ -13,6 +13,7 @@ from papersift.rank.embed import MiniLM
 from papersift.store.web import fts_query
 from papersift.tokens import feedback_url, load_key
 from tests.arxiv_server import DAY1
+from tests.pg import both_stores, store_like
 from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web, make_web
 
 
@@ -67,7 +68,7 @@ def test_session_cookie_is_http_only_and_secure_behind_https(
     assert "httponly" in plain and "samesite=lax" in plain and "secure" not in plain
     folder = tmp_path / "https"
     folder.mkdir()
-    https = make_web(folder, web_store_file, embedder, accounts=True,
+    https = make_web(folder, store_like(web_store_file, folder), embedder, accounts=True,
                      extra='base_url = "https://papers.example.org"\n')
     assert "; secure" in cookie_of(TestClient(https.app, base_url="https://127.0.0.1"))
     https.store.close()
@@ -89,6 +90,7 @@ def test_sign_in_is_rate_limited_per_account(web_accounts: Web) -> None:
     assert sign_in(c, ANN, PASSWORDS[ANN]) == 303  # another account is not locked out
 
 
+@both_stores
 def test_users_never_read_or_rate_as_each_other(web_accounts: Web) -> None:
     ann, bob = web_accounts.client(), web_accounts.client()
     assert sign_in(ann, ANN, PASSWORDS[ANN]) == 303
@@ -127,6 +129,7 @@ def test_state_changes_need_the_csrf_token(web_single: Web) -> None:
     assert web_single.store.terms(ANN, "keyword") == []
 
 
+@both_stores
 def test_single_user_mode_needs_no_login_and_rating_changes_the_profile(web_single: Web) -> None:
     c = web_single.client()
     page = c.get("/", follow_redirects=True)
@@ -161,6 +164,7 @@ def test_a_digest_link_rates_its_own_user_and_shows_a_confirmation(web_accounts:
     assert r.status_code == 400 and "bad signature" in r.text
 
 
+@both_stores
 def test_keyword_and_semantic_search_with_filters(web_single: Web) -> None:
     c = web_single.client()
     hits = c.get("/api/search", params={"q": "language models"}).json()

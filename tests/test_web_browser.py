@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.arxiv_server import DAY1
+from tests.pg import store_like
 from tests.web_fixtures import ANN, PASSWORDS, XSS, make_web, served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,7 +41,7 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_read_rate_search_and_switch_language(browser, tmp_path: Path,  # type: ignore[no-untyped-def]
                                               web_store_file: Path, embedder) -> None:
-    web = make_web(tmp_path, web_store_file, embedder, accounts=False)
+    web = make_web(tmp_path, store_like(web_store_file, tmp_path), embedder, accounts=False)
     with served(web.app) as base:
         context = browser.new_context(locale="en-US")
         page = context.new_page()
@@ -103,7 +104,7 @@ def _liked(context, base: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_sign_in_and_out_without_javascript(browser, tmp_path: Path,  # type: ignore[no-untyped-def]
                                             web_store_file: Path, embedder) -> None:
-    web = make_web(tmp_path, web_store_file, embedder, accounts=True)
+    web = make_web(tmp_path, store_like(web_store_file, tmp_path), embedder, accounts=True)
     with served(web.app) as base:
         context = browser.new_context(java_script_enabled=False)
         page = context.new_page()

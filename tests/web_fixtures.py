@@ -26,6 +26,7 @@ from papersift.store.db import DigestEntry
 from papersift.web.app import create_app
 from papersift.web.auth import set_password
 from tests.arxiv_server import DAY1
+from tests.pg import store_like
 
 ANN, BOB = "ann", "bob"
 PASSWORDS = {ANN: "ann-secret-1", BOB: "bob-secret-2"}
@@ -83,14 +84,12 @@ class Web:
         return TestClient(self.app, base_url="http://127.0.0.1")
 
 
-def make_web(folder: Path, store_file: Path, embedder: MiniLM, *, accounts: bool,
+def make_web(folder: Path, store_url: str, embedder: MiniLM, *, accounts: bool,
              extra: str = "") -> Web:
-    db = folder / "store.sqlite"
-    shutil.copy(store_file, db)
     cfg = folder / "config.toml"
     cfg.write_text("[arxiv]\noffline = true\ncategories = [\"cs.CL\", \"cs.LG\", \"cs.AI\"]\n"
                    f"[profile]\nuser = \"{ANN}\"\n[web]\nsecret_file = \"secret.key\"\n{extra}")
-    settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": f"sqlite:///{db}"})
+    settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": store_url})
     store = Store(settings.store_url)
     if accounts:
         for user, password in PASSWORDS.items():
@@ -100,15 +99,19 @@ def make_web(folder: Path, store_file: Path, embedder: MiniLM, *, accounts: bool
 
 
 @pytest.fixture
-def web_single(tmp_path: Path, web_store_file: Path, embedder: MiniLM) -> Iterator[Web]:
-    web = make_web(tmp_path, web_store_file, embedder, accounts=False)
+def web_single(tmp_path: Path, web_store_file: Path, embedder: MiniLM,
+               request: pytest.FixtureRequest, backend: str) -> Iterator[Web]:
+    url = store_like(web_store_file, tmp_path, backend, request)
+    web = make_web(tmp_path, url, embedder, accounts=False)
     yield web
     web.store.close()
 
 
 @pytest.fixture
-def web_accounts(tmp_path: Path, web_store_file: Path, embedder: MiniLM) -> Iterator[Web]:
-    web = make_web(tmp_path, web_store_file, embedder, accounts=True)
+def web_accounts(tmp_path: Path, web_store_file: Path, embedder: MiniLM,
+               request: pytest.FixtureRequest, backend: str) -> Iterator[Web]:
+    url = store_like(web_store_file, tmp_path, backend, request)
+    web = make_web(tmp_path, url, embedder, accounts=True)
     yield web
     web.store.close()
 

@@ -126,13 +126,25 @@ def fetch(ctx: click.Context, ids: tuple[str, ...], from_: str | None,
 @click.option("--date", "day", help="Listing day YYYY-MM-DD (default: the latest).")
 @click.option("--user", help="Whose digest (default: profile.user).")
 @click.option("--no-send", is_flag=True, help="Do not deliver to the configured channels.")
+@click.option("--all-users", is_flag=True,
+              help="Every user of the store, from one pass over the day (a lab's server).")
 @click.pass_context
-def daily(ctx: click.Context, day: str | None, user: str | None, no_send: bool) -> None:
+def daily(ctx: click.Context, day: str | None, user: str | None, no_send: bool,
+          all_users: bool) -> None:
     """Rank a day's listing for your profile, write the digest and deliver it."""
     from papersift.deliver.render import print_table
     from papersift.jobs import daily as run
+    from papersift.jobs import daily_all
 
     settings = _settings(ctx)
+    if all_users:
+        results = daily_all(settings, parse_day(day) if day else None,
+                            log=lambda m: err.print(m), send=not no_send)
+        for name, r in results.items():
+            console.print(f"{name}: {len(r.digest.entries)} papers from {r.digest.candidates}"
+                          + ("" if not r.reused else " (already ranked)"))
+        console.print(f"ranked {len(results)} users")
+        return
     with _bar("embedding", None) as update:
         result = run(settings, parse_day(day) if day else None, user=user,
                      log=lambda m: err.print(m), progress=update, send=not no_send)
@@ -250,5 +262,6 @@ from papersift import (  # noqa: E402, F401
     cli_llm,  # llm test, llm usage
     cli_profile,  # profile, rate
     cli_quality,  # quality
+    cli_store,  # migrate-store, embed
     cli_web,  # web adduser, passwd, users
 )

@@ -59,12 +59,54 @@ def _quiet(_: str) -> None:
     pass
 
 
+class SharedDay:
+    """What every user's ranking of one day shares, loaded and embedded once: the 90-day
+    background, its embedded sample, and the vectors of every paper embedded so far (the
+    day's candidates and the users' libraries, when `daily_all` prefetches them)."""
+
+    def __init__(self, store: Store, day: str, uses_background: bool) -> None:
+        self.recent = _recent(store, day) if uses_background else []
+        self.sample = background_sample(self.recent)
+        self.vecs: dict[str, np.ndarray] = {}
+        self.candidates: list[Paper] | None = None  # the day's, once `daily_all` ingested them
+        self._background: Background | None = None
+        self._quality: dict[str, tuple[float, list[str]]] | None = None
+
+    def embed(self, store: Store, embedder: Embedder, papers: list[Paper],
+              progress: Progress | None = None) -> np.ndarray:
+        """Vectors of `papers` in order; those not seen yet come from `embed_papers`."""
+        todo = list({p.id: p for p in papers if p.id not in self.vecs}.values())
+        if todo:
+            self.vecs.update(zip([p.id for p in todo],
+                                 embed_papers(store, embedder, todo, progress), strict=True))
+        if not papers:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self.vecs[p.id] for p in papers])
+
+    def quality(self, store: Store, candidates: list[Paper]) -> dict[str, tuple[float, list[str]]]:
+        """Quality score and cues of each candidate, assessed once for all users (each paper's
+        depends on the store's history alone, not on which other papers are assessed)."""
+        if self._quality is None:
+            self._quality = assess(store, candidates).by_id()
+        return self._quality
+
+    def background(self, store: Store, embedder: Embedder) -> Background:
+        """One object for all users: the ranker's per-period state is found by identity."""
+        if self._background is None:
+            self._background = Background(self.recent, Candidates(
+                self.sample, self.embed(store, embedder, self.sample)))
+        return self._background
+
+
 def daily(settings: Settings, day: str | None = None, *, user: str | None = None,
           log: Log = _quiet, progress: Progress | None = None,
-          embedder: Embedder | None = None, send: bool = True) -> DailyResult:
-    """Rank `day` for the user, write the files and (with `send`) deliver to the channels."""
+          embedder: Embedder | None = None, send: bool = True,
+          store: Store | None = None, shared: SharedDay | None = None) -> DailyResult:
+    """Rank `day` for the user, write the files and (with `send`) deliver to the channels.
+    `daily_all` passes its open `store` and the `shared` day of all users."""
     day = day or latest_listing_day()
-    store = Store(settings.store_url)
+    own = store is None
+    store = store or Store(settings.store_url)
     try:
         user = known_user(settings, store, user)
         warnings = sync_sources(settings, store, user, log, search=False)
@@ -74,12 +116,14 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
         if send:
             channels_for(settings, spec.user)  # a channel config error stops us before ranking
     except BaseException:
-        store.close()
+        if own:
+            store.close()
         raise
     run_id = store.start_run("daily", spec.user, day)
     stage = "ingest"
     try:
-        candidates = _ingest(settings, store, day, log)
+        candidates = shared.candidates if shared and shared.candidates is not None \
+            else _ingest(settings, store, day, log)
         if not candidates:
             note = no_listing_reason(day) or (
                 f"no listing for {day} in the store: import a dump that covers it "
@@ -97,7 +141,7 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
             store.update_run(run_id, stage=stage)
             embedder = embedder or make_embedder(settings)
             stored = _rank(settings, store, spec, day, library, candidates, embedder, log,
-                           progress, result)
+                           progress, result, shared)
         else:
             result.reused = True
         result.digest = _as_digest(settings, store, spec.user, day, stored, candidates)
@@ -119,6 +163,39 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
     except BaseException as e:
         store.update_run(run_id, status="failed", stage=stage, detail=str(e) or repr(e))
         raise
+    finally:
+        if own:
+            store.close()
+
+
+def daily_all(settings: Settings, day: str | None = None, *, users: list[str] | None = None,
+              log: Log = _quiet, embedder: Embedder | None = None,
+              send: bool = True) -> dict[str, DailyResult]:
+    """`daily` for every user of the store (or `users`) from one pass over the day: the
+    candidates, the background and every vector needed are loaded and embedded once, and all
+    users share the ranker's per-period state. Each user gets the digest `daily` would give
+    them alone; one user's failure is logged and does not stop the others."""
+    day = day or latest_listing_day()
+    store = Store(settings.store_url)
+    try:
+        names = sorted(users if users is not None
+                       else store.users() | {settings["profile.user"]})
+        embedder = embedder or make_embedder(settings)
+        candidates = _ingest(settings, store, day, log)
+        shared = SharedDay(store, day, get_ranker(settings["digest.ranker"]).uses_background)
+        shared.candidates = candidates
+        libraries = store.get_papers(sorted({e.paper_id for u in names
+                                             for e in store.library(u)}))
+        log(f"{len(names)} users, {len(candidates)} candidates: embedding what is missing…")
+        shared.embed(store, embedder, [*libraries.values(), *candidates, *shared.sample])
+        out: dict[str, DailyResult] = {}
+        for name in names:
+            try:
+                out[name] = daily(settings, day, user=name, log=log, embedder=embedder,
+                                  send=send, store=store, shared=shared)
+            except PapersiftError as e:
+                log(f"{name}: {e}")
+        return out
     finally:
         store.close()
 
@@ -261,7 +338,8 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
 
 def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
           candidates: list[Paper], embedder: Embedder, log: Log,
-          progress: Progress | None, result: DailyResult) -> list[DigestEntry]:
+          progress: Progress | None, result: DailyResult,
+          shared: SharedDay | None) -> list[DigestEntry]:
     held = {e.paper_id: e for e in store.library(spec.user)}
     rated = {f.paper_id for f in store.feedback(spec.user)}  # dismissed ones too
     exclude = set(held) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
@@ -269,9 +347,7 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     if result.muted:
         log(f"{result.muted} papers on muted topics left out")
     ranker = get_ranker(settings["digest.ranker"])
-    recent = _recent(store, day) if ranker.uses_background else []
-    sample = background_sample(recent)
-    papers = library + fresh + sample
+    shared = shared or SharedDay(store, day, ranker.uses_background)
 
     def step(done: int, total: int) -> None:
         if done == 0:
@@ -279,8 +355,8 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
         if progress:
             progress(done, total)
 
-    vecs = embed_papers(store, embedder, papers, step)
-    lib_vecs, cand_vecs, sample_vecs = np.split(vecs, [len(library), len(library) + len(fresh)])
+    vecs = shared.embed(store, embedder, library + fresh + shared.sample, step)
+    lib_vecs, cand_vecs = np.split(vecs[:len(library) + len(fresh)], [len(library)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None
     profile = UserProfile(spec.user, library, lib_vecs,
                           np.array([held[p.id].label for p in library]), spec.keywords,
@@ -288,14 +364,15 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
                           [held[p.id].added_at for p in library],
                           np.array([held[p.id].source == FEEDBACK_SOURCE for p in library],
                                    dtype=bool))
-    recent_sample = Candidates(sample, sample_vecs)
-    ranker.fit(profile, Background(recent, recent_sample))
-    ranker.calibrate(recent_sample)
+    background = shared.background(store, embedder)
+    ranker.fit(profile, background)
+    ranker.calibrate(background.sample)
     todays = Candidates(fresh, cand_vecs)
     ranker.quality_weight = settings["digest.quality_weight"]
     if ranker.quality_weight and fresh:
-        quality = assess(store, fresh)
-        todays.quality, todays.quality_cues = quality.score, quality.cues
+        quality = shared.quality(store, candidates)
+        todays.quality = np.array([quality[p.id][0] for p in fresh])
+        todays.quality_cues = [quality[p.id][1] for p in fresh]
     llm = settings["llm.enabled"]
     scored = ranker.rank(todays, explain=max(settings["digest.size"],
                                              settings["llm.top_n"] if llm else 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,17 @@ from pathlib import Path
 import numpy as np
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, case, create_engine, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    case,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DatabaseError, OperationalError
 
@@ -27,6 +38,7 @@ from papersift.store.quality import QualityQueries
 from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
+_PG_SCHEME = re.compile(r"^postgres(ql)?://")
 
 
 def utcnow() -> str:
@@ -96,7 +108,12 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
                 raise StoreError(f"cannot create the folder of store {url}: {e.strerror}; "
                                  "point store.url (PAPERSIFT_STORE_URL) elsewhere") from None
             url = f"sqlite:///{path}"
-        self.engine: Engine = create_engine(url)
+        # plain postgresql:// would pick psycopg2; psycopg (v3) is the driver we install
+        url = _PG_SCHEME.sub("postgresql+psycopg://", url)
+        # PostgreSQL: one connection per web worker thread (40) without queueing for one;
+        # SQLite opens connections per thread on demand.
+        opts = {"pool_size": 10, "max_overflow": 40} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, **opts)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
@@ -204,8 +221,12 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
         return out
 
     def put_embeddings(self, model: str, items: Sequence[tuple[Paper, np.ndarray]]) -> None:
-        rows = [{"paper_id": p.id, "model": model, "text_hash": p.text_hash,
-                 "vector": np.asarray(v, dtype=np.float32).tobytes()} for p, v in items]
+        self.put_vectors(model, [(p.id, p.text_hash, v) for p, v in items])
+
+    def put_vectors(self, model: str, items: Sequence[tuple[str, str, np.ndarray]]) -> None:
+        """Store (paper id, text hash it was computed from, vector) rows in one transaction."""
+        rows = [{"paper_id": pid, "model": model, "text_hash": h,
+                 "vector": np.asarray(v, dtype=np.float32).tobytes()} for pid, h, v in items]
         if not rows:
             return
         ins = self._insert(t.embeddings)
@@ -214,6 +235,21 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
             set_={"text_hash": ins.excluded.text_hash, "vector": ins.excluded.vector})
         with self.begin() as conn:
             conn.execute(stmt, rows)
+
+    def missing_embeddings(self, model: str, *, after: str = "", limit: int = 1000,
+                           since: str | None = None, until: str | None = None) -> list[Paper]:
+        """Papers (by id, after `after`) with no vector of `model` for their current text;
+        `since`/`until` bound the announcement day ([since, until))."""
+        q = (_missing(select(t.papers), model, since, until).where(t.papers.c.id > after)
+             .order_by(t.papers.c.id).limit(limit))
+        with self.begin() as conn:
+            return [_row_paper(r) for r in conn.execute(q)]
+
+    def count_missing_embeddings(self, model: str, since: str | None = None,
+                                 until: str | None = None) -> int:
+        q = _missing(select(func.count()), model, since, until)
+        with self.begin() as conn:
+            return conn.execute(q).scalar_one()
 
     # --- profiles and library -----------------------------------------------------------
 
@@ -340,6 +376,18 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _missing(q: Select, model: str, since: str | None, until: str | None) -> Select:
+    """`q` over the papers lacking a current vector of `model`, announced in [since, until)."""
+    e, p = t.embeddings, t.papers
+    q = (q.select_from(p.outerjoin(e, (e.c.paper_id == p.c.id) & (e.c.model == model)))
+         .where(e.c.paper_id.is_(None) | (e.c.text_hash != p.c.text_hash)))
+    if since:
+        q = q.where(p.c.announced >= since)
+    if until:
+        q = q.where(p.c.announced < until)
+    return q
 
 
 def _chunks(xs: list, n: int) -> Iterator[list]:

@@ -315,3 +315,7 @@ web_sessions = Table(
     Column("expires_at", String(32), nullable=False),
     Index("ix_web_sessions_user", "user"),
 )
+
+# PostgreSQL full-text search: the document Store.search_text matches, and the expression a
+# GIN index (migration 0007) is built on; the two must be the same text for the index to apply.
+PG_SEARCH_DOCUMENT = "to_tsvector('english', title || ' ' || abstract || ' ' || authors)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, delete, func, literal_column, or_, select, text
 
 from papersift.records import Paper
 from papersift.store import schema as t
@@ -145,7 +145,7 @@ class WebMixin:
             q = (select(p).join(fts, fts.c.rid == text("papers.rowid"))
                  .where(*cond).order_by(fts.c.rank).limit(limit))
         else:
-            doc = func.to_tsvector("english", p.c.title + " " + p.c.abstract + " " + p.c.authors)
+            doc = literal_column(t.PG_SEARCH_DOCUMENT)  # the GIN index's expression, verbatim
             tsq = func.plainto_tsquery("english", query)
             q = (select(p).where(doc.bool_op("@@")(tsq), *cond)
                  .order_by(func.ts_rank(doc, tsq).desc()).limit(limit))

@@ -1,0 +1,131 @@
+"""Embedding backfill (`papersift embed`): vectors for every paper that lacks one.
+
+Papers are taken in id order, `batch` at a time, and each batch is committed as soon as it
+is embedded: a killed run keeps what it committed, and the rerun asks the store again for
+what is still missing, so it continues where it stopped and embeds nothing twice.
+
+For the full arXiv (millions of papers) on many machines, `shard` splits the work by a
+stable hash of the id (worker i of n takes its share, with no coordination), and
+`export_missing` / `import_vectors` move the texts to a GPU machine or a Ray cluster and the
+vectors back (README, "Embedding the whole arXiv").
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from papersift.errors import PapersiftError
+from papersift.rank.embed import Embedder
+from papersift.records import Paper
+from papersift.store import Store
+
+Progress = Callable[[int, int], None]  # (embedded so far, missing at the start)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, value: str) -> Shard:
+        """`i/n`: the i-th (0-based) of n disjoint shares."""
+        try:
+            i, n = (int(x) for x in value.split("/"))
+        except ValueError:
+            i, n = -1, 0
+        if not 0 <= i < n:
+            raise PapersiftError(f"bad shard {value!r}: write i/n with 0 <= i < n, e.g. 0/4")
+        return cls(i, n)
+
+    def owns(self, paper_id: str) -> bool:
+        return zlib.crc32(paper_id.encode()) % self.count == self.index
+
+
+ALL = Shard(0, 1)
+
+
+@dataclass
+class Scope:
+    """Which missing papers a run takes: announced in [since, until), this shard."""
+
+    since: str | None = None
+    until: str | None = None
+    shard: Shard = ALL
+
+
+def missing(store: Store, model: str, scope: Scope, batch: int) -> Iterator[list[Paper]]:
+    """Batches of papers lacking a current `model` vector, in id order."""
+    after = ""
+    while page := store.missing_embeddings(model, after=after, limit=batch,
+                                           since=scope.since, until=scope.until):
+        after = page[-1].id
+        if mine := [p for p in page if scope.shard.owns(p.id)]:
+            yield mine
+
+
+def backfill(store: Store, embedder: Embedder, scope: Scope, *, batch: int = 512,
+             progress: Progress | None = None) -> int:
+    """Embed every missing paper of `scope`, one committed batch at a time; returns how many."""
+    total = store.count_missing_embeddings(embedder.key, scope.since, scope.until)
+    if scope.shard.count > 1:
+        total = round(total / scope.shard.count)  # the hash splits evenly: an estimate
+    done = 0
+    if progress:
+        progress(0, total)
+    for papers in missing(store, embedder.key, scope, batch):
+        vecs = embedder.encode([p.text for p in papers])
+        store.put_embeddings(embedder.key, list(zip(papers, vecs, strict=True)))
+        done += len(papers)
+        if progress:
+            progress(done, max(total, done))
+    return done
+
+
+def export_missing(store: Store, model: str, scope: Scope, path: Path, *,
+                   batch: int = 5000) -> int:
+    """Write the missing papers as JSON lines {id, text_hash, text} for an external worker."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for papers in missing(store, model, scope, batch):
+            for p in papers:
+                f.write(json.dumps({"id": p.id, "text_hash": p.text_hash, "text": p.text},
+                                   ensure_ascii=False) + "\n")
+            n += len(papers)
+    return n
+
+
+def import_vectors(store: Store, model: str, texts: Path, vectors: Path, *,
+                   batch: int = 5000) -> tuple[int, int]:
+    """Store vectors computed elsewhere: row i of the .npy file embeds line i of the exported
+    JSON lines. Papers whose text changed since the export are skipped (their hash no longer
+    matches), so a stale import never overwrites a fresher vector. Returns (stored, stale)."""
+    try:
+        rows = [json.loads(line) for line in texts.read_text(encoding="utf-8").splitlines()]
+        vecs = np.load(vectors, mmap_mode="r")
+    except (OSError, ValueError) as e:
+        raise PapersiftError(f"cannot read {texts} / {vectors}: {e}; give the JSON lines "
+                             "written by --export-missing and the .npy of their vectors") from None
+    if vecs.ndim != 2 or len(vecs) != len(rows):
+        raise PapersiftError(f"{vectors} holds {vecs.shape[0] if vecs.ndim else 0} vectors "
+                             f"(shape {vecs.shape}) for the {len(rows)} papers of {texts}: "
+                             "give one row per exported line, in the same order")
+    stored = stale = 0
+    for i in range(0, len(rows), batch):
+        part = rows[i:i + batch]
+        current = {p.id: p.text_hash for p in store.get_papers([r["id"] for r in part]).values()}
+        keep = [j for j, r in enumerate(part) if current.get(r["id"]) == r["text_hash"]]
+        unit = np.asarray(vecs[[i + j for j in keep]], dtype=np.float32).reshape(len(keep), -1)
+        unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # as ours are
+        store.put_vectors(model, [(part[j]["id"], part[j]["text_hash"], v)
+                                  for j, v in zip(keep, unit, strict=True)])
+        fresh = keep
+        stored += len(fresh)
+        stale += len(part) - len(fresh)
+    return stored, stale

@@ -1,0 +1,81 @@
+"""Store-wide commands: migrate-store (SQLite → PostgreSQL) and embed (backfill)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from papersift.calendar import parse_day
+from papersift.cli import _bar, _settings, console, err, main
+from papersift.errors import PapersiftError
+
+
+@main.command("migrate-store")
+@click.argument("src_url")
+@click.argument("dst_url")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted copy into a destination that already holds rows.")
+@click.option("--batch", default=5000, show_default=True, help="Rows per committed batch.")
+def migrate_store(src_url: str, dst_url: str, resume: bool, batch: int) -> None:
+    """Copy every table of the store at SRC_URL into DST_URL (e.g. sqlite:///… to
+    postgresql://user@host/db), then check the row counts match."""
+    from papersift.store.copy import copy_store
+
+    def show(table: str, done: int, total: int) -> None:
+        err.print(f"{table}: {done}/{total}")
+
+    console.print(copy_store(src_url, dst_url, batch=batch, resume=resume,
+                             progress=show).summary())
+
+
+@main.command()
+@click.option("--all", "all_", is_flag=True, help="Every paper in the store lacking a vector.")
+@click.option("--since", help="Only papers announced on or after this day.")
+@click.option("--until", help="Only papers announced before this day.")
+@click.option("--batch", default=512, show_default=True,
+              help="Papers embedded and committed at a time.")
+@click.option("--shard", help="i/n: take only the i-th of n disjoint shares (n workers).")
+@click.option("--export-missing", type=click.Path(path_type=Path),
+              help="Write the missing papers' texts as JSON lines instead of embedding them.")
+@click.option("--import-vectors", nargs=2, type=click.Path(path_type=Path),
+              metavar="TEXTS.jsonl VECTORS.npy",
+              help="Store vectors computed elsewhere for an exported file.")
+@click.pass_context
+def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, batch: int,
+          shard: str | None, export_missing: Path | None,
+          import_vectors: tuple[Path, Path] | None) -> None:
+    """Embed the papers that have no vector for the configured backend (resumable: a killed
+    run continues where it stopped when run again)."""
+    from papersift import backfill as bf
+    from papersift.rank.embed import make_embedder
+    from papersift.store import Store
+
+    settings = _settings(ctx)
+    store = Store(settings.store_url)
+    embedder = make_embedder(settings)
+    if import_vectors:
+        stored, stale = bf.import_vectors(store, embedder.key, *import_vectors)
+        console.print(f"stored {stored} vectors ({embedder.key}); skipped {stale} whose "
+                      "paper changed since the export")
+        return
+    if not (all_ or since or until):
+        raise PapersiftError("say what to embed: --all, or --since/--until DAY")
+    if batch < 1:
+        raise PapersiftError(f"--batch must be at least 1, not {batch}")
+    scope = bf.Scope(parse_day(since) if since else None, parse_day(until) if until else None,
+                     bf.Shard.parse(shard) if shard else bf.ALL)
+    if export_missing:
+        n = bf.export_missing(store, embedder.key, scope, export_missing)
+        console.print(f"wrote {n} papers to {export_missing}: embed them with "
+                      f"{embedder.key}, then papersift embed --import-vectors")
+        return
+    if err.is_terminal:
+        with _bar("embedding", None) as update:
+            n = bf.backfill(store, embedder, scope, batch=batch, progress=update)
+    else:  # a log (cluster worker, cron): one line per committed batch
+        n = bf.backfill(store, embedder, scope, batch=batch,
+                        progress=lambda done, total: err.print(f"embedded {done}/{total}"))
+    console.print(f"embedded {n} papers with {embedder.key}; "
+                  f"{store.count_missing_embeddings(embedder.key, scope.since, scope.until)} "
+                  "still missing in that range" + (" (all shards)" if shard else ""))

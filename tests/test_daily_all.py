@@ -1,0 +1,55 @@
+"""`papersift daily --all-users`: one pass over the day for every user, each getting exactly
+the digest a run for them alone gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from papersift import config
+from papersift.cli import main
+from papersift.jobs import daily, daily_all
+from papersift.profile.config_source import read_id_file
+from papersift.rank.embed import MiniLM
+from papersift.store import Store
+from tests.conftest import DEMO_DAY, EXAMPLES
+
+OTHERS = {"bob": (slice(0, 15), ["speculative decoding"]), "cy": (slice(15, 30), [])}
+
+
+def _with_users(url: str) -> config.Settings:
+    """The demo profile (its owner) and two users with libraries of their own."""
+    ids = read_id_file(EXAMPLES / "llm-researcher-library.txt")
+    store = Store(url)
+    for user, (part, keywords) in OTHERS.items():
+        store.sync_source(user, "ids:1", "ids", "list.txt", ids[part])
+        store.add_terms(user, "keyword", keywords)
+    store.close()
+    return config.load(EXAMPLES / "demo.toml", env={"PAPERSIFT_STORE_URL": url,
+                                                     "PAPERSIFT_DIGEST_OUT_DIR": "digests"})
+
+
+def test_one_pass_gives_each_user_the_digest_of_a_run_of_their_own(
+        store_copy: Callable[[Path], str], warm_store_file: Path, embedder: MiniLM,
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    together, alone = (_with_users(store_copy(warm_store_file)) for _ in range(2))
+    results = daily_all(together, DEMO_DAY, embedder=embedder, send=False)
+    assert sorted(results) == ["bob", "cy", "default"]
+    a, b = Store(together.store_url), Store(alone.store_url)
+    for user in results:
+        daily(alone, DEMO_DAY, user=user, embedder=embedder, send=False)
+        assert a.digest(user, DEMO_DAY) == b.digest(user, DEMO_DAY)
+        assert len(a.digest(user, DEMO_DAY)) >= 5
+    picks = {u: {e.paper_id for e in a.digest(u, DEMO_DAY)} for u in results}
+    assert picks["bob"] != picks["cy"]  # users never mix
+    # the command line: a rerun ranks nothing again
+    res = CliRunner().invoke(main, ["--config", str(EXAMPLES / "demo.toml"), "daily", "--date",
+                                    DEMO_DAY, "--all-users", "--no-send"],
+                             env={"PAPERSIFT_STORE_URL": together.store_url,
+                                  "PAPERSIFT_DIGEST_OUT_DIR": str(tmp_path / "d")})
+    assert res.exit_code == 0, res.output
+    assert "bob: " in res.stdout and "(already ranked)" in res.stdout
+    assert "ranked 3 users" in res.stdout
