@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from papersift.errors import PapersiftError
+from papersift.rank import blend
 from papersift.rank.base import RANKERS, Background, Candidates, UserProfile, get_ranker
 from papersift.rank.blend import PART_WEIGHTS, Blend
 from papersift.rank.embed import StaticMiniLM
@@ -147,3 +148,16 @@ def test_the_shared_period_state_is_reused_from_disk_and_survives_a_bad_file(
     files[0].write_bytes(b"not a pickle")  # a torn or foreign file is rebuilt, not fatal
     blend._PERIOD.clear()
     assert list(blend.period(bg).vocabulary) == list(built.vocabulary)
+
+
+def test_term_rows_cached_across_users_are_the_papers_own(day: Day) -> None:
+    """Libraries overlap between users: each paper's TF-IDF row is analysed once and handed
+    back in the order asked, however many users came before (and blocks were merged)."""
+    papers, vecs = day
+    per = blend.period(Background(papers, Candidates(papers, vecs)))
+    rng = np.random.default_rng(0)
+    for _ in range(3 * blend.TERM_BLOCKS):
+        ask = [papers[i] for i in rng.choice(len(papers), 30)]
+        got = per.paper_terms(ask)
+        assert abs(got - blend._tfidf(per.tfidf, ask)).max() < 1e-6
+    assert len(per._blocks) <= blend.TERM_BLOCKS

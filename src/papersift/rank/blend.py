@@ -63,6 +63,7 @@ FEEDBACK_MIN = 3  # 👎 needed before the regression is fitted at all
 STACK_MIN = 5  # 👍 and 👎 of shown papers (each) before the part weights are learned
 STACK_PRIOR = 30  # … and how many 👍 weigh as much as the default weights
 STACK_FLOOR = 0.25  # no part falls below this share of its default weight
+TERM_BLOCKS = 8  # analysed TF-IDF blocks kept apart before they are merged into one
 CALIBRATION = 500  # background papers each user's scores are standardised against
 
 
@@ -79,7 +80,10 @@ class Period:
     sample_x: sp.csr_matrix  # TF-IDF of the sample
     vocabulary: np.ndarray  # term of each column, for reasons
     _day: tuple[str, sp.csr_matrix] | None = None
-    _rows: dict[str, sp.csr_matrix] = field(default_factory=dict)
+    # TF-IDF rows analysed so far, in blocks (appending to one matrix would copy it each
+    # time); id → (block, row)
+    _blocks: list[sp.csr_matrix] = field(default_factory=list)
+    _rows: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF of a day's candidates, analysed once for all users."""
@@ -91,12 +95,23 @@ class Period:
     def paper_terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF rows of library papers and top picks, each analysed once per period
         (libraries and picks overlap between users, and barely change from day to day)."""
-        todo = [p for p in papers if p.id not in self._rows]
-        x = _tfidf(self.tfidf, todo)
-        self._rows.update((p.id, x[i]) for i, p in enumerate(todo))
+        todo = list({p.id: p for p in papers if p.id not in self._rows}.values())
+        if todo:
+            self._rows.update((p.id, (len(self._blocks), i)) for i, p in enumerate(todo))
+            self._blocks.append(_tfidf(self.tfidf, todo))
+            if len(self._blocks) > TERM_BLOCKS:  # few blocks keep a gather cheap
+                start = np.cumsum([0] + [x.shape[0] for x in self._blocks])
+                self._rows = {pid: (0, int(start[b]) + r) for pid, (b, r) in self._rows.items()}
+                self._blocks = [sp.vstack(self._blocks, format="csr")]
         if not papers:
             return _tfidf(self.tfidf, [])
-        return sp.vstack([self._rows[p.id] for p in papers], format="csr")
+        where = np.array([self._rows[p.id] for p in papers])
+        blocks = np.unique(where[:, 0])
+        if len(blocks) == 1:
+            return self._blocks[blocks[0]][where[:, 1]]
+        stacked = sp.vstack([self._blocks[b][where[where[:, 0] == b, 1]] for b in blocks],
+                            format="csr")  # block by block: back into the asked order
+        return stacked[np.argsort(np.argsort(where[:, 0], kind="stable"), kind="stable")]
 
 
 def _fingerprint(papers: list[Paper]) -> str:
@@ -127,7 +142,7 @@ def period(background: Background) -> Period:
     return _PERIOD[0][2]
 
 
-_PERIOD_VERSION = 1  # bump when Period or its computation changes: old files are then ignored
+_PERIOD_VERSION = 2  # bump when Period or its computation changes: old files are then ignored
 
 
 def _period_dir() -> Path:
@@ -150,7 +165,8 @@ def _save_period(key: str, per: Period) -> Period:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            pickle.dump(replace(per, _day=None, _rows={}), f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(replace(per, _day=None, _blocks=[], _rows={}), f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, folder / f"{key}.pkl")
         for old in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[:-PERIOD_FILES]:
             old.unlink(missing_ok=True)
