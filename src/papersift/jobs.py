@@ -79,8 +79,8 @@ class SharedDay:
         if todo:
             self.vecs.update(zip([p.id for p in todo],
                                  embed_papers(store, embedder, todo, progress), strict=True))
-        if not papers:
-            return np.zeros((0, 384), dtype=np.float32)
+        if not papers:  # embed_papers owns the empty array's shape
+            return embed_papers(store, embedder, papers)
         return np.stack([self.vecs[p.id] for p in papers])
 
     def quality(self, store: Store, candidates: list[Paper]) -> dict[str, tuple[float, list[str]]]:
