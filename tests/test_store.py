@@ -65,6 +65,12 @@ def test_store_in_unwritable_place(tmp_path: Path) -> None:
         Store(f"sqlite:///{blocker / 'sub' / 's.sqlite'}")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "mysql+nodriver://h/db", ""])
+def test_a_store_url_that_is_no_database_is_a_clear_error(url: str) -> None:
+    with pytest.raises(StoreError, match="not a database URL .* use sqlite:///PATH"):
+        Store(url)
+
+
 @both_stores
 def test_a_paper_reaches_a_user_once_whatever_the_day(store_url: str) -> None:
     store = Store(store_url)

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from papersift.errors import StoreError
 from papersift.records import Paper
@@ -113,7 +113,12 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
         # PostgreSQL: one connection per web worker thread (40) without queueing for one;
         # SQLite opens connections per thread on demand.
         opts = {"pool_size": 10, "max_overflow": 40} if url.startswith("postgresql") else {}
-        self.engine: Engine = create_engine(url, **opts)
+        try:
+            self.engine: Engine = create_engine(url, **opts)
+        except (ArgumentError, NoSuchModuleError):
+            raise StoreError(f"store {self.url!r} is not a database URL papersift can open: use "
+                             "sqlite:///PATH or postgresql://USER@HOST/DB (store.url, "
+                             "PAPERSIFT_STORE_URL)") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.engine.dialect.name == "sqlite" else postgresql.insert
