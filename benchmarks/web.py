@@ -91,13 +91,14 @@ def serve(store_url: str, port: int) -> None:
 
     from papersift import config
     from papersift.web.app import create_app
+    from papersift.web.server import uvicorn_config
 
     folder = Path(tempfile.mkdtemp())
     cfg = folder / "config.toml"
     cfg.write_text("[arxiv]\noffline = true\n[web]\nsecret_file = \"secret.key\"\n")
     settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": store_url})
-    uvicorn.run(create_app(settings, accounts=True), host="127.0.0.1", port=port,
-                log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(create_app(settings, accounts=True), "127.0.0.1",
+                                  port)).run()
 
 
 async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
@@ -116,7 +117,7 @@ async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
             latencies.append(time.perf_counter() - t)
             if r.status_code != 200:
                 raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:200]}")
-            if think:  # capped below uvicorn's 5 s keep-alive, which a browser re-opens
+            if think:  # capped: one long pause would stretch the run
                 await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
 
     t0 = time.perf_counter()

@@ -85,6 +85,14 @@ def test_serve_hosts_the_app_beside_the_scheduler(tmp_path: Path) -> None:
         r = _wait(f"http://127.0.0.1:{port}/api/me", proc)
         assert r.status_code == 200 and r.json()["user"] == "default"
         assert "httponly" in r.headers["set-cookie"].lower()
+        # a reader who pauses longer than uvicorn's default 5 s keep-alive reuses the
+        # connection (the default closed it under readers, who then got resets)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            ask = f"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+            for pause in (0, 6):
+                time.sleep(pause)
+                conn.sendall(ask)
+                assert conn.recv(65536).startswith(b"HTTP/1.1 200"), f"after {pause} s"
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)

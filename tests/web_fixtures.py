@@ -25,6 +25,7 @@ from papersift.store import Store
 from papersift.store.db import DigestEntry
 from papersift.web.app import create_app
 from papersift.web.auth import set_password
+from papersift.web.server import uvicorn_config
 from tests.arxiv_server import DAY1
 from tests.pg import store_like
 
@@ -120,8 +121,7 @@ def web_accounts(tmp_path: Path, web_store_file: Path, embedder: MiniLM,
 def served(app: FastAPI) -> Iterator[str]:
     """The app on a real loopback port (uvicorn in a thread); yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

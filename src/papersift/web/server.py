@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -10,6 +11,9 @@ from papersift.config import Settings
 from papersift.errors import PapersiftError
 from papersift.store import Store
 from papersift.web.auth import is_loopback
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def needs_accounts(settings: Settings, host: str) -> bool:
@@ -31,6 +35,20 @@ def open_app(settings: Settings, host: str) -> FastAPI:
     return create_app(settings, accounts=accounts, store=store)
 
 
+# Seconds an idle keep-alive connection stays open. uvicorn's 5 s default closes connections
+# that readers pause on, and a client reusing one just as it closes gets a reset (measured
+# under load: benchmarks/web.py --postgres); 65 s outlasts the 60 s idle timeout of
+# common proxies, so they, not the app, close first.
+KEEP_ALIVE = 65
+
+
+def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          timeout_keep_alive=KEEP_ALIVE)
+
+
 def run(app: FastAPI, host: str, port: int, stop: threading.Event) -> None:
     """Serve until `stop` is set or uvicorn gets SIGINT/SIGTERM. uvicorn re-raises that
     signal once it has shut down, so the caller's handler (which sets `stop`) still runs;
@@ -38,8 +56,7 @@ def run(app: FastAPI, host: str, port: int, stop: threading.Event) -> None:
     watched here."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(uvicorn_config(app, host, port))
 
     def watch() -> None:
         stop.wait()
