@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
@@ -41,6 +41,7 @@ STATIC = Path(__file__).parent / "static"
 TERM_KINDS = ("author", "keyword", "mute")
 UPLOAD_SUFFIXES = (".bib", ".bibtex", ".ris", ".txt")
 MAX_UPLOAD = 50 << 20  # a 5,000-entry BibTeX library is about 5 MiB
+T = TypeVar("T")
 
 
 class LoginRequired(Exception):
@@ -119,13 +120,20 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     # --- sessions, language, errors ---------------------------------------------------------
 
-    # The session lookup, the digest pages and /api/days run on the event loop: one indexed
-    # SQLite read each (WAL: readers never wait for writers), cheaper than a hop to a worker
-    # thread and the GIL hand-offs that come with it, which dominated the latency tail under
-    # load. Heavier views (search, pictures, "show more") stay in the thread pool.
+    # On SQLite the session lookup, the digest pages and /api/days run on the event loop: one
+    # indexed local read each (WAL: readers never wait for writers), cheaper than a hop to a
+    # worker thread and the GIL hand-offs that come with it, which dominated the latency tail
+    # under load. On PostgreSQL each read is a round trip, which would stall every other
+    # request on the loop: there they go to the thread pool, like the heavier views
+    # (search, pictures, "show more") everywhere.
+    local_reads = store.engine.dialect.name == "sqlite"
+
+    async def read(fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args) if local_reads else await run_in_threadpool(fn, *args)
+
     async def resolve(request: Request) -> auth.Session | None:
         token = request.cookies.get(auth.SESSION_COOKIE)
-        session = auth.find_session(store, token)
+        session = await read(auth.find_session, store, token)
         if session is None and single_user:  # a write may wait for the daily job's lock
             session = await run_in_threadpool(auth.open_session, store, single_user, days)
         request.state.session = session
@@ -287,7 +295,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     async def _digest(user: str, day: str, more: bool) -> DigestView | None:
         if more:  # the day's whole listing and its embeddings: off the event loop
             return await run_in_threadpool(views.digest, user, day, True)
-        return views.digest(user, day)
+        return await read(views.digest, user, day)
 
     @app.get("/digest/{day}", response_class=HTMLResponse, include_in_schema=False)
     async def digest_page(request: Request, session: Viewer, day: str, more: bool = False
@@ -414,7 +422,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     @app.get("/api/days", tags=["api"])
     async def api_days(session: Viewer) -> list[str]:
         """Days with a stored digest, newest first."""
-        return store.digest_days(session.user)
+        return await read(store.digest_days, session.user)
 
     @app.get("/api/digest/{day}", tags=["api"])
     async def api_digest(request: Request, session: Viewer, day: str, more: bool = False
