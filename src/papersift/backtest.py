@@ -169,44 +169,59 @@ class RankerResult:
         return macro(self.per_list)
 
 
+class Replay:
+    """Embeddings (from, and into, the store) and quality of the papers a replay touches,
+    shared by the backtest and benchmarks that replay the same tasks differently."""
+
+    def __init__(self, tasks: Sequence[Task], store: Store, embedder: Embedder,
+                 quality_weight: float = 0.0, corpus: Corpus | None = None,
+                 log: Callable[[str], None] = lambda _: None):
+        self.store, self.embedder = store, embedder
+        self._vec: dict[str, np.ndarray] = {}
+        self.quality: dict[str, tuple[float, list[str]]] = {}
+        if quality_weight:
+            cands = list({p.id: p for t in tasks for d in t.days for p in d.candidates}.values())
+            history = [(p.id, paper_date(p), p.authors) for p in
+                       (corpus.by_id.values() if corpus else cands)]
+            log(f"quality of {len(cands)} candidates…")
+            self.quality = assess(store, cands, history=history,
+                                  events=store.signal_events()).by_id()
+
+    def vectors(self, papers: list[Paper]) -> np.ndarray:
+        todo = [p for p in papers if p.id not in self._vec]
+        if todo:
+            self._vec.update(zip([p.id for p in todo],
+                                 embed_papers(self.store, self.embedder, todo), strict=True))
+        return np.stack([self._vec[p.id] for p in papers]) if papers else np.zeros((0, 384))
+
+    def candidates(self, papers: list[Paper]) -> Candidates:
+        """A day's candidates, with their quality on that day when it is weighed."""
+        c = Candidates(papers, self.vectors(papers))
+        if self.quality:
+            c.quality = np.array([self.quality[p.id][0] for p in papers])
+            c.quality_cues = [self.quality[p.id][1] for p in papers]
+        return c
+
+    def background(self, task: Task) -> Background:
+        sample = background_sample(task.background)
+        return Background(task.background, Candidates(sample, self.vectors(sample)))
+
+
 def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: Embedder,
         log: Callable[[str], None] = lambda _: None, quality_weight: float = 0.0,
         corpus: Corpus | None = None) -> list[RankerResult]:
     """Replay every task with every ranker; embeddings come from (and go to) the store.
     With a quality weight, candidates carry their quality on their day, the authors' track
     record drawn from `corpus` and the store's signals."""
-    vec: dict[str, np.ndarray] = {}
-
-    def vectors(papers: list[Paper]) -> np.ndarray:
-        todo = [p for p in papers if p.id not in vec]
-        if todo:
-            vec.update(zip([p.id for p in todo], embed_papers(store, embedder, todo),
-                           strict=True))
-        return np.stack([vec[p.id] for p in papers]) if papers else np.zeros((0, 384))
-
-    quality: dict[str, tuple[float, list[str]]] = {}
-    if quality_weight:
-        cands = list({p.id: p for t in tasks for d in t.days for p in d.candidates}.values())
-        history = [(p.id, paper_date(p), p.authors) for p in
-                   (corpus.by_id.values() if corpus else cands)]
-        log(f"quality of {len(cands)} candidates…")
-        quality = assess(store, cands, history=history, events=store.signal_events()).by_id()
-
-    def candidates(papers: list[Paper]) -> Candidates:
-        c = Candidates(papers, vectors(papers))
-        if quality:
-            c.quality = np.array([quality[p.id][0] for p in papers])
-            c.quality_cues = [quality[p.id][1] for p in papers]
-        return c
-
+    replay = Replay(tasks, store, embedder, quality_weight, corpus, log)
+    vectors, candidates = replay.vectors, replay.candidates
     results = {name: RankerResult(name, {}, 0.0) for name in rankers}
     for task in tasks:
         log(f"{task.name}: library {len(task.library)}, background {len(task.background)}, "
             f"{len(task.days)} days, {sum(len(d.positives) for d in task.days)} positives")
         profile = UserProfile(task.name, task.library, vectors(task.library),
                               np.ones(len(task.library), dtype=int))
-        sample = background_sample(task.background)
-        background = Background(task.background, Candidates(sample, vectors(sample)))
+        background = replay.background(task)
         days = [(d, candidates(d.candidates)) for d in task.days]
         for name in rankers:
             t0 = time.perf_counter()
