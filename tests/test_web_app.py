@@ -141,6 +141,9 @@ def test_single_user_mode_needs_no_login_and_rating_changes_the_profile(web_sing
                               "next": f"/digest/{DAY1}"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/digest/{DAY1}"
     assert len(web_single.store.library(ANN)) == before + 1
+    # the page viewed before the rating is not sent again: it shows the choice
+    assert re.search(r'rate-up chosen" title="Like" aria-pressed="true"',
+                     c.get(f"/digest/{DAY1}").text)
     profile = c.get("/profile").text
     assert re.search(r'id="liked-count">(\d+)<', profile).group(1) == str(before + 1)
     assert pid in profile  # in the feedback history

@@ -41,6 +41,7 @@ STATIC = Path(__file__).parent / "static"
 TERM_KINDS = ("author", "keyword", "mute")
 UPLOAD_SUFFIXES = (".bib", ".bibtex", ".ris", ".txt")
 MAX_UPLOAD = 50 << 20  # a 5,000-entry BibTeX library is about 5 MiB
+RENDERED_MAX = 1024  # pages kept (a few users × days × languages each)
 T = TypeVar("T")
 
 
@@ -107,7 +108,8 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     secure = settings["web.base_url"].startswith("https://")
     days = settings["web.session_days"]
     jinja = Environment(loader=PackageLoader("papersift.web", "templates"),
-                        autoescape=select_autoescape(["html"]))
+                        autoescape=select_autoescape(["html"]),
+                        auto_reload=False)  # package files: no stat of each on every page
     jinja.filters["authors"] = short_authors
     store.end_sessions(expired_before=datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -172,14 +174,29 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     Viewer = Annotated[auth.Session, Depends(viewer)]
     Checked = Annotated[auth.Session, Depends(checked)]
 
-    def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    # Rendered pages by everything they show: the digest page is the one every reader
+    # reloads, and its template took most of its time (benchmarks/web.py).
+    rendered: dict[tuple, str] = {}
+
+    def page(request: Request, name: str, status: int = 200, reuse: tuple | None = None,
+             **ctx: Any) -> HTMLResponse:
+        """`name` rendered; with `reuse` (a fingerprint of `ctx`), a page rendered before
+        from the same fingerprint, session, language and address is sent again."""
         session: auth.Session | None = request.state.session
         lang = request.state.lang
-        html = jinja.get_template(name).render(
-            _=translator(lang), lang=lang, langs=LANGS, session=session,
-            csrf=session.csrf if session else "", accounts=accounts, request=request,
-            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            **ctx)
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        key = reuse and (name, status, lang, path, session and (session.user, session.csrf),
+                         reuse)
+        html = rendered.get(key) if key else None
+        if html is None:
+            html = jinja.get_template(name).render(
+                _=translator(lang), lang=lang, langs=LANGS, session=session,
+                csrf=session.csrf if session else "", accounts=accounts, request=request,
+                path=path, **ctx)
+            if key:
+                if len(rendered) >= RENDERED_MAX:
+                    rendered.clear()
+                rendered[key] = html
         return HTMLResponse(html, status_code=status)
 
     def _api(request: Request) -> bool:
@@ -303,7 +320,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         view = await _digest(session.user, _day(day), more)
         if view is None:
             return _not_found(request)
-        return page(request, "digest.html", v=view)
+        return page(request, "digest.html", reuse=view.fingerprint(), v=view)
 
     @app.get("/paper/{paper_id:path}", response_class=HTMLResponse, include_in_schema=False)
     def paper_page(request: Request, session: Viewer, paper_id: str) -> Response:

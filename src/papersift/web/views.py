@@ -58,6 +58,16 @@ class DigestView:
     days: list[str]
     more: list[Card] | None = None
 
+    def fingerprint(self) -> tuple | None:
+        """Everything the page shows of this view, so an identical view reuses its rendered
+        page; None once "show more" adds the day's listing."""
+        if self.more is not None:
+            return None
+        return (self.day, self.listed, tuple(self.days), tuple(
+            (c.paper.id, c.paper.title, tuple(c.paper.authors), tuple(c.paper.categories),
+             c.paper.abstract, c.rating, c.rank, c.score, c.fraction, c.reason, c.tldr)
+            for c in self.cards))
+
 
 @dataclass
 class PaperView:
