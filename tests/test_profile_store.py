@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -45,3 +46,31 @@ def test_library_view_rules(store_url: str) -> None:
     assert view == {"p2": ("notes:1", 1, "2025-02-01"), "p3": ("feedback", -1, "2025-03-01")}
     assert store.library_by_source("u") == {"notes:1": 2, "feedback 👎": 1}
     assert store.library("v") == [] and store.users() == {"u"}
+
+
+@both_stores
+def test_ratings_of_one_paper_at_once_all_count_and_the_latest_wins(store_url: str) -> None:
+    """Two tabs, or a tab and a digest link, rating the same paper at the same moment: no
+    rating fails or is lost, and the library follows the latest one (PostgreSQL once
+    answered such a pair with a duplicate-key error)."""
+    store = Store(store_url)
+    papers = [f"p{i}" for i in range(30)]
+    errors: list[Exception] = []
+
+    def rater(k: int) -> None:
+        for pid in papers:  # every rater reaches each paper at about the same time
+            try:
+                store.record_feedback("u", pid, ("up", "down")[k % 2], "web")
+            except Exception as e:  # collected for the assertion below
+                errors.append(e)
+
+    threads = [threading.Thread(target=rater, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    latest = {f.paper_id: f.action for f in store.feedback("u")}  # oldest first
+    assert len(store.feedback("u")) == 8 * len(papers)
+    assert {e.paper_id: e.label for e in store.library("u")} == {
+        pid: 1 if action == "up" else -1 for pid, action in latest.items()}

@@ -7,6 +7,7 @@ never duplicate, a paper two sources share outlives either, and a rating survive
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import text as sql
 
 from papersift.store import schema as t
 
@@ -203,7 +205,14 @@ class ProfilesMixin:
     # --- the library view -------------------------------------------------------------------
 
     def _rebuild_library(self, conn: Connection, user: str, paper_ids: Sequence[str]) -> None:
-        """Recompute the library rows of `paper_ids` from their sources and feedback."""
+        """Recompute the library rows of `paper_ids` from their sources and feedback.
+        One rebuild per user at a time: two at once (two tabs rating the same paper) would
+        both insert the row on PostgreSQL, or write the older rating last. SQLite already
+        runs one writer at a time; PostgreSQL takes a lock for the user until the commit."""
+        if conn.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha1(f"library:{user}".encode()).digest()[:8], "big",
+                                 signed=True)
+            conn.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         for chunk in _chunks(sorted(set(paper_ids))):
             held: dict[str, tuple[str, str]] = {}
             for pid, source, added in conn.execute(
