@@ -3,6 +3,7 @@ real port), plus the full-text index the migration keeps current."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -87,12 +88,16 @@ def test_serve_hosts_the_app_beside_the_scheduler(tmp_path: Path) -> None:
         assert "httponly" in r.headers["set-cookie"].lower()
         # a reader who pauses longer than uvicorn's default 5 s keep-alive reuses the
         # connection (the default closed it under readers, who then got resets)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            ask = f"GET /api/me HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        # (http.client never reopens a connection the server closed: the request fails)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
             for pause in (0, 6):
                 time.sleep(pause)
-                conn.sendall(ask)
-                assert conn.recv(65536).startswith(b"HTTP/1.1 200"), f"after {pause} s"
+                conn.request("GET", "/api/me")
+                answer = conn.getresponse()
+                assert answer.status == 200 and b'"user"' in answer.read(), f"after {pause} s"
+        finally:
+            conn.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
