@@ -192,7 +192,9 @@ class Replay:
         if todo:
             self._vec.update(zip([p.id for p in todo],
                                  embed_papers(self.store, self.embedder, todo), strict=True))
-        return np.stack([self._vec[p.id] for p in papers]) if papers else np.zeros((0, 384))
+        if not papers:  # embed_papers owns the empty array's shape (the model's width)
+            return embed_papers(self.store, self.embedder, papers)
+        return np.stack([self._vec[p.id] for p in papers])
 
     def candidates(self, papers: list[Paper]) -> Candidates:
         """A day's candidates, with their quality on that day when it is weighed."""
@@ -214,15 +216,14 @@ def run(tasks: Sequence[Task], rankers: Sequence[str], store: Store, embedder: E
     With a quality weight, candidates carry their quality on their day, the authors' track
     record drawn from `corpus` and the store's signals."""
     replay = Replay(tasks, store, embedder, quality_weight, corpus, log)
-    vectors, candidates = replay.vectors, replay.candidates
     results = {name: RankerResult(name, {}, 0.0) for name in rankers}
     for task in tasks:
         log(f"{task.name}: library {len(task.library)}, background {len(task.background)}, "
             f"{len(task.days)} days, {sum(len(d.positives) for d in task.days)} positives")
-        profile = UserProfile(task.name, task.library, vectors(task.library),
+        profile = UserProfile(task.name, task.library, replay.vectors(task.library),
                               np.ones(len(task.library), dtype=int))
         background = replay.background(task)
-        days = [(d, candidates(d.candidates)) for d in task.days]
+        days = [(d, replay.candidates(d.candidates)) for d in task.days]
         for name in rankers:
             t0 = time.perf_counter()
             ranker = get_ranker(name).fit(profile, background)
