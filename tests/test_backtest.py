@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from papersift import backtest as bt
 from papersift.cli import main
 from papersift.rank.base import RANKERS, Background, Candidates, Ranker, UserProfile
-from papersift.rank.embed import StaticMiniLM
+from papersift.rank.embed import MiniLM, StaticMiniLM, VectorMemo, embed_papers
 from papersift.records import Paper
 from papersift.store import Store
 from tests.conftest import DUMP, SHARED
@@ -107,6 +107,15 @@ def slice_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if r["id"] in ids or "2025-04-20" <= (r.get("announced") or "") <= END:
                 dst.write(line)
     return out
+
+
+@pytest.mark.parametrize("model, width", [(StaticMiniLM, 256), (MiniLM, 384)])
+def test_no_papers_give_no_vectors_of_the_models_width(model: type, width: int) -> None:
+    """An empty day or library stacks with the others' vectors, and loads no model."""
+    store, embedder = Store("sqlite://"), model()
+    assert embed_papers(store, embedder, []).shape == (0, width)
+    assert VectorMemo().fetch(store, embedder, []).shape == (0, width)
+    assert embedder._model is None
 
 
 def test_backtest_on_a_real_slice(slice_corpus: Path, tmp_path: Path) -> None:

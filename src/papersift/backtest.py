@@ -30,7 +30,7 @@ from papersift.rank.base import (
     background_start,
     get_ranker,
 )
-from papersift.rank.embed import Embedder, embed_papers
+from papersift.rank.embed import Embedder, VectorMemo
 from papersift.records import Paper
 from papersift.sources.dump import ImportReport, read_dump
 from papersift.store import Store
@@ -177,7 +177,7 @@ class Replay:
                  quality_weight: float = 0.0, corpus: Corpus | None = None,
                  log: Callable[[str], None] = lambda _: None):
         self.store, self.embedder = store, embedder
-        self._vec: dict[str, np.ndarray] = {}
+        self.memo = VectorMemo()
         self.quality: dict[str, tuple[float, list[str]]] = {}
         if quality_weight:
             cands = list({p.id: p for t in tasks for d in t.days for p in d.candidates}.values())
@@ -188,13 +188,7 @@ class Replay:
                                   events=store.signal_events()).by_id()
 
     def vectors(self, papers: list[Paper]) -> np.ndarray:
-        todo = [p for p in papers if p.id not in self._vec]
-        if todo:
-            self._vec.update(zip([p.id for p in todo],
-                                 embed_papers(self.store, self.embedder, todo), strict=True))
-        if not papers:  # embed_papers owns the empty array's shape (the model's width)
-            return embed_papers(self.store, self.embedder, papers)
-        return np.stack([self._vec[p.id] for p in papers])
+        return self.memo.fetch(self.store, self.embedder, papers)
 
     def candidates(self, papers: list[Paper]) -> Candidates:
         """A day's candidates, with their quality on that day when it is weighed."""

@@ -34,7 +34,7 @@ from papersift.rank.base import (
     background_start,
     get_ranker,
 )
-from papersift.rank.embed import Embedder, embed_papers, make_embedder
+from papersift.rank.embed import Embedder, VectorMemo, make_embedder
 from papersift.records import Paper
 from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
@@ -67,21 +67,15 @@ class SharedDay:
     def __init__(self, store: Store, day: str, uses_background: bool) -> None:
         self.recent = _recent(store, day) if uses_background else []
         self.sample = background_sample(self.recent)
-        self.vecs: dict[str, np.ndarray] = {}
+        self.vectors = VectorMemo()
         self.candidates: list[Paper] | None = None  # the day's, once `daily_all` ingested them
         self._background: Background | None = None
         self._quality: dict[str, tuple[float, list[str]]] | None = None
 
     def embed(self, store: Store, embedder: Embedder, papers: list[Paper],
               progress: Progress | None = None) -> np.ndarray:
-        """Vectors of `papers` in order; those not seen yet come from `embed_papers`."""
-        todo = list({p.id: p for p in papers if p.id not in self.vecs}.values())
-        if todo:
-            self.vecs.update(zip([p.id for p in todo],
-                                 embed_papers(store, embedder, todo, progress), strict=True))
-        if not papers:  # embed_papers owns the empty array's shape
-            return embed_papers(store, embedder, papers)
-        return np.stack([self.vecs[p.id] for p in papers])
+        """Vectors of `papers` in order, each paper fetched once a run."""
+        return self.vectors.fetch(store, embedder, papers, progress)
 
     def quality(self, store: Store, candidates: list[Paper]) -> dict[str, tuple[float, list[str]]]:
         """Quality score and cues of each candidate, assessed once for all users (each paper's

@@ -114,8 +114,7 @@ class Ranker(ABC):
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         """A one-line reason per candidate; rankers that know better override this."""
-        return [explain(self.profile, p, v) for p, v in zip(candidates.papers,
-                                                             candidates.vecs, strict=True)]
+        return explain(self.profile, candidates.papers, candidates.vecs)
 
     def calibrate(self, sample: Candidates) -> None:
         """Score recent papers once, so any score can say what share of them it beats.
@@ -139,7 +138,7 @@ class Ranker(ABC):
         relevance = np.asarray(self.scores(candidates), dtype=float)
         lift = self.quality_lift(candidates)
         s = relevance + lift
-        order = sorted(range(len(s)), key=lambda i: (-s[i], candidates.papers[i].id))
+        order = np.lexsort((np.array([p.id for p in candidates.papers]), -s)).tolist()
         if self.diversity > 0 and candidates.vecs.ndim == 2 and candidates.vecs.shape[1]:
             order = _mmr(order[:DIVERSIFY_TOP], s, candidates.vecs, self.diversity) + \
                 order[DIVERSIFY_TOP:]
@@ -168,31 +167,38 @@ def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> li
     """Maximal marginal relevance: repeatedly take the paper whose score, less a penalty
     growing with its similarity to the closest paper already taken, is highest."""
     unit = vecs[head] / np.maximum(np.linalg.norm(vecs[head], axis=1, keepdims=True), 1e-9)
-    left, taken = list(range(len(head))), []
-    while left:
-        gain = s[[head[i] for i in left]]
-        if taken:
-            sim = (unit[left] @ unit[taken].T).max(1)
-            gain = gain - penalty * np.maximum(0.0, sim - REDUNDANT) / (1 - REDUNDANT)
-        taken.append(left.pop(int(np.argmax(gain))))
+    sims = unit @ unit.T
+    base = s[head].astype(float)
+    closest = np.full(len(head), -np.inf)  # similarity to the closest paper taken so far
+    taken: list[int] = []
+    for _ in head:
+        gain = base - penalty * np.maximum(0.0, closest - REDUNDANT) / (1 - REDUNDANT)
+        gain[taken] = -np.inf
+        taken.append(int(np.argmax(gain)))
+        closest = np.maximum(closest, sims[taken[-1]])
     return [head[i] for i in taken]
 
 
-def explain(profile: UserProfile, paper: Paper, vec: np.ndarray) -> str:
-    """Followed authors, keywords, and the closest liked library paper."""
-    parts = []
-    if auths := author_hits(paper, profile.authors):
-        parts.append("author you follow: " + ", ".join(auths))
-    if kws := keyword_hits(paper, profile.keywords):
-        parts.append("keyword: " + ", ".join(kws))
+def explain(profile: UserProfile, papers: Sequence[Paper], vecs: np.ndarray) -> list[str]:
+    """Per paper: followed authors, keywords, and the closest liked library paper."""
     liked = np.flatnonzero(profile.labels > 0)
-    if len(liked):
-        sims = profile.library_vecs[liked] @ vec
-        j = int(np.argmax(sims))
-        parts.append(f"close to “{short_title(profile.library[liked[j]].title)}” ({sims[j]:.2f})")
-    elif profile.description_vec is not None:
-        parts.append(f"matches your interests description ({profile.description_vec @ vec:.2f})")
-    return "; ".join(parts) or "no match in your profile"
+    sims = vecs @ profile.library_vecs[liked].T if len(liked) and len(papers) else None
+    out = []
+    for i, paper in enumerate(papers):
+        parts = []
+        if auths := author_hits(paper, profile.authors):
+            parts.append("author you follow: " + ", ".join(auths))
+        if kws := keyword_hits(paper, profile.keywords):
+            parts.append("keyword: " + ", ".join(kws))
+        if sims is not None:
+            j = int(np.argmax(sims[i]))
+            parts.append(f"close to “{short_title(profile.library[liked[j]].title)}” "
+                         f"({sims[i, j]:.2f})")
+        elif profile.description_vec is not None:
+            parts.append(f"matches your interests description "
+                         f"({profile.description_vec @ vecs[i]:.2f})")
+        out.append("; ".join(parts) or "no match in your profile")
+    return out
 
 
 def short_title(title: str, n: int = 70) -> str:

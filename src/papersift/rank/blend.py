@@ -77,13 +77,23 @@ class Period:
     mu: np.ndarray  # background embedding mean
     precision: np.ndarray  # (Σ + shrinkage)⁻¹ of background embeddings
     sample: Candidates
-    sample_x: sp.csr_matrix  # TF-IDF of the sample
+    calibration_x: sp.csr_matrix  # TF-IDF of the sample's first CALIBRATION papers
     vocabulary: np.ndarray  # term of each column, for reasons
     _day: tuple[str, sp.csr_matrix] | None = None
     # TF-IDF rows analysed so far, in blocks (appending to one matrix would copy it each
     # time); id → (block, row)
     _blocks: list[sp.csr_matrix] = field(default_factory=list)
     _rows: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _columns: dict[int, tuple[sp.csr_matrix, sp.csr_matrix]] = field(default_factory=dict)
+
+    def columns(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        """`x` transposed (terms × papers), kept for the matrices every user multiplies:
+        the calibration sample and the day's candidates."""
+        if (hit := self._columns.get(id(x))) is None or hit[0] is not x:
+            if len(self._columns) > 4:
+                self._columns.clear()
+            hit = self._columns[id(x)] = (x, x.T.tocsr())
+        return hit[1]
 
     def terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF of a day's candidates, analysed once for all users."""
@@ -142,7 +152,7 @@ def period(background: Background) -> Period:
     return _PERIOD[0][2]
 
 
-_PERIOD_VERSION = 2  # bump when Period or its computation changes: old files are then ignored
+_PERIOD_VERSION = 3  # bump when Period or its computation changes: old files are then ignored
 
 
 def _period_dir() -> Path:
@@ -165,7 +175,7 @@ def _save_period(key: str, per: Period) -> Period:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            pickle.dump(replace(per, _day=None, _blocks=[], _rows={}), f,
+            pickle.dump(replace(per, _day=None, _blocks=[], _rows={}, _columns={}), f,
                         protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, folder / f"{key}.pkl")
         for old in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime)[:-PERIOD_FILES]:
@@ -195,7 +205,7 @@ def _build_period(background: Background) -> Period:
                   mu=vecs.mean(0) if len(vecs) else np.zeros(d),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)),
                   sample=background.sample,
-                  sample_x=_tfidf(tfidf, background.sample.papers),
+                  calibration_x=_tfidf(tfidf, background.sample.papers[:CALIBRATION]),
                   vocabulary=tfidf.get_feature_names_out())
 
 
@@ -220,9 +230,12 @@ def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 1
     centres = unit[np.random.default_rng(0).choice(len(unit), k, replace=False)]
     for _ in range(iters):
         labels = np.argmax(unit @ centres.T, axis=1)
-        for c in range(k):
-            if (members := unit[labels == c]).size:
-                centres[c] = members.sum(0) / max(np.linalg.norm(members.sum(0)), 1e-9)
+        member = np.zeros((k, len(unit)), dtype=unit.dtype)
+        member[labels, np.arange(len(unit))] = 1.0
+        sums = member @ unit
+        filled = member.any(1)  # an empty cluster keeps its centre
+        centres[filled] = sums[filled] / np.maximum(
+            np.linalg.norm(sums[filled], axis=1, keepdims=True), 1e-9)
     # numbered 0..k'-1 with no gaps: a centre can end up with no members
     return np.unique(np.argmax(unit @ centres.T, axis=1), return_inverse=True)[1]
 
@@ -342,14 +355,14 @@ class Blend(Ranker):
         cal = per.sample.vecs[:CALIBRATION] @ self.directions
         self.cluster_mean = cal.mean(0) if len(cal) > 1 else np.zeros(k)
         self.cluster_std = (cal.std(0) if len(cal) > 1 else np.ones(k)) + 1e-9
-        self.liked_terms = lib_terms[pos].T.tocsc()
+        self.liked_terms = lib_terms[pos]
         self.cluster_titles = _cluster_titles([p for p, ok in zip(profile.library, pos,
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
         self.feedback = _feedback_model(profile)
         # standardise each part on the background sample, then calibrate the sum
         cal_vecs = per.sample.vecs[:CALIBRATION]
-        parts = self._parts(per.sample_x[:CALIBRATION], cal_vecs)
+        parts = self._parts(per.calibration_x, cal_vecs)
         if parts.shape[1] >= 2:
             self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
             self.reference = np.sort(self.weights @ ((parts - self.mean) / self.std)
@@ -370,8 +383,8 @@ class Blend(Ranker):
         near, terms = np.zeros(n), np.zeros(n)
         if len(self.liked):
             near = _top_mean(vecs @ self.liked.T, KNN)
-        if self.liked_terms.shape[1]:
-            terms = _top_mean((x @ self.liked_terms).toarray(), KNN_TERMS)
+        if self.liked_terms.shape[0]:  # library × papers: a third faster than papers × library
+            terms = _top_mean((self.liked_terms @ self.period.columns(x)).toarray().T, KNN_TERMS)
         return np.vstack([lexical, semantic, interests, near, terms])
 
     def scores(self, candidates: Candidates) -> np.ndarray:
@@ -395,11 +408,12 @@ class Blend(Ranker):
         levels = self.worth_reading(scores)
         cluster = self._interests(candidates.vecs).argmax(1) if len(self.cluster_titles) > 1 \
             else None
-        for i, (paper, vec) in enumerate(zip(candidates.papers, candidates.vecs, strict=True)):
-            row = x[i]
-            contrib = row.data * self.ratio[row.indices]
-            top = [vocab[row.indices[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
-            parts = [explain(self.profile, paper, vec)]
+        near = explain(self.profile, candidates.papers, candidates.vecs)
+        for i in range(len(candidates.papers)):
+            terms = x.indices[x.indptr[i]:x.indptr[i + 1]]
+            contrib = x.data[x.indptr[i]:x.indptr[i + 1]] * self.ratio[terms]
+            top = [vocab[terms[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
+            parts = [near[i]]
             if cluster is not None:
                 parts.append(f"interest: {self.cluster_titles[cluster[i]]}")
             if top:

