@@ -193,15 +193,15 @@ def _build_period(background: Background) -> Period:
     # part then scores 0 and the semantic parts rank alone until papers accumulate.
     texts = [asl_text(p) for p in background.papers] or ["papersift"]
     try:
-        x = _binary(tfidf.fit_transform(texts))
+        x = tfidf.fit_transform(texts)
     except ValueError:  # too few background papers for the usual pruning: keep every term
         tfidf.set_params(min_df=1, max_df=1.0, stop_words=None)
-        x = _binary(tfidf.fit_transform(texts))
+        x = tfidf.fit_transform(texts)
     vecs = background.sample.vecs
     d = vecs.shape[1] if vecs.ndim == 2 and vecs.shape[1] else 384
     cov = np.cov(vecs.T) if len(vecs) > 1 else np.eye(d)
     shrink = LDA_SHRINK * np.trace(cov) / d
-    return Period(tfidf=tfidf, bg_df=np.asarray(x.sum(0)).ravel(), n_bg=x.shape[0],
+    return Period(tfidf=tfidf, bg_df=_doc_freq(x), n_bg=x.shape[0],
                   mu=vecs.mean(0) if len(vecs) else np.zeros(d),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)),
                   sample=background.sample,
@@ -302,10 +302,10 @@ def _stacked_weights(profile: UserProfile, background: Background) -> np.ndarray
     return np.maximum((1 - share) * PART_WEIGHTS + share * learned, STACK_FLOOR * PART_WEIGHTS)
 
 
-def _binary(x: sp.spmatrix) -> sp.csr_matrix:
-    x = sp.csr_matrix(x, dtype=np.float32, copy=True)  # callers keep their TF-IDF weights
-    x.data[:] = 1.0
-    return x
+def _doc_freq(x: sp.csr_matrix, rows: np.ndarray | None = None) -> np.ndarray:
+    """How many documents (of `rows`, a mask; default all) contain each term."""
+    terms = x.indices if rows is None else x.indices[np.repeat(rows, np.diff(x.indptr))]
+    return np.bincount(terms, minlength=x.shape[1]).astype(np.float64)
 
 
 @register
@@ -328,10 +328,9 @@ class Blend(Ranker):
         pos = profile.labels > 0
         neg = profile.labels < 0
         lib_terms = per.paper_terms(profile.library)
-        lib_x = _binary(lib_terms)
         # lexical: log-count ratio of term presence, library vs background (+ negatives)
-        p = (np.asarray(lib_x[pos].sum(0)).ravel() + NB_ALPHA) / (pos.sum() + 2 * NB_ALPHA)
-        bg_df = per.bg_df + NEGATIVE_WEIGHT * np.asarray(lib_x[neg].sum(0)).ravel()
+        p = (_doc_freq(lib_terms, pos) + NB_ALPHA) / (pos.sum() + 2 * NB_ALPHA)
+        bg_df = per.bg_df + NEGATIVE_WEIGHT * _doc_freq(lib_terms, neg)
         n_bg = per.n_bg + NEGATIVE_WEIGHT * neg.sum()
         q = (bg_df + NB_ALPHA) / (n_bg + 2 * NB_ALPHA)
         self.ratio = np.log(p / q).astype(np.float32) if pos.any() else np.zeros_like(p)
@@ -355,7 +354,7 @@ class Blend(Ranker):
         cal = per.sample.vecs[:CALIBRATION] @ self.directions
         self.cluster_mean = cal.mean(0) if len(cal) > 1 else np.zeros(k)
         self.cluster_std = (cal.std(0) if len(cal) > 1 else np.ones(k)) + 1e-9
-        self.liked_terms = lib_terms[pos]
+        self.liked_terms = lib_terms if pos.all() else lib_terms[pos]
         self.cluster_titles = _cluster_titles([p for p, ok in zip(profile.library, pos,
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
