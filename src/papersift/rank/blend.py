@@ -228,8 +228,12 @@ def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 1
         return np.zeros(len(vecs), dtype=int)
     unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
     centres = unit[np.random.default_rng(0).choice(len(unit), k, replace=False)]
+    labels = None
     for _ in range(iters):
-        labels = np.argmax(unit @ centres.T, axis=1)
+        new = np.argmax(unit @ centres.T, axis=1)
+        if labels is not None and np.array_equal(new, labels):
+            break  # converged: another round would compute the same centres
+        labels = new
         member = np.zeros((k, len(unit)), dtype=unit.dtype)
         member[labels, np.arange(len(unit))] = 1.0
         sums = member @ unit
