@@ -168,7 +168,7 @@ def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> li
     growing with its similarity to the closest paper already taken, is highest."""
     unit = vecs[head] / np.maximum(np.linalg.norm(vecs[head], axis=1, keepdims=True), 1e-9)
     sims = unit @ unit.T
-    base = s[head].astype(float)
+    base = s[head]
     closest = np.full(len(head), -np.inf)  # similarity to the closest paper taken so far
     taken: list[int] = []
     for _ in head:

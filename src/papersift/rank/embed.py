@@ -161,6 +161,6 @@ class VectorMemo:
         if todo:
             self._vecs.update(zip([p.id for p in todo],
                                   embed_papers(store, embedder, todo, progress), strict=True))
-        if not papers:
-            return np.zeros((0, embedder.dim), dtype=np.float32)
+        if not papers:  # embed_papers owns the empty array's shape (the model's width)
+            return embed_papers(store, embedder, papers)
         return np.stack([self._vecs[p.id] for p in papers])
