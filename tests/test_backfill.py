@@ -101,6 +101,13 @@ def test_shards_exported_embedded_elsewhere_and_imported(store_copy, small_store
     some = store.get_papers([shards[1][0]["id"]])
     vec = store.get_embeddings(list(some.values()), KEY)[shards[1][0]["id"]]
     assert np.isclose(np.linalg.norm(vec), 1.0)  # stored unit length, as computed here
+    # vectors of another model (the wrong width) are refused, naming the way out
+    res = CliRunner().invoke(main, ["embed", "--import-vectors", str(files[0]),
+                                    str(files[0].with_suffix(".npy"))],
+                             env={**_env(url), "PAPERSIFT_EMBEDDING_BACKEND": "minilm+static"})
+    assert res.exit_code == 1 and "256-wide vectors" in res.output
+    assert "PAPERSIFT_EMBEDDING_BACKEND=minilm" in res.output
+    assert len(res.output.strip().splitlines()) == 1
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:

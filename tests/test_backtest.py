@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from papersift import backtest as bt
 from papersift.cli import main
 from papersift.rank.base import RANKERS, Background, Candidates, Ranker, UserProfile
-from papersift.rank.embed import MiniLM, StaticMiniLM, VectorMemo, embed_papers
+from papersift.rank.embed import Joint, MiniLM, StaticMiniLM, VectorMemo, embed_papers
 from papersift.records import Paper
 from papersift.store import Store
 from tests.conftest import DUMP, SHARED
@@ -109,13 +109,31 @@ def slice_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("model, width", [(StaticMiniLM, 256), (MiniLM, 384)])
+@pytest.mark.parametrize("model, width", [(StaticMiniLM, 256), (MiniLM, 384), (Joint, 640)])
 def test_no_papers_give_no_vectors_of_the_models_width(model: type, width: int) -> None:
     """An empty day or library stacks with the others' vectors, and loads no model."""
     store, embedder = Store("sqlite://"), model()
     assert embed_papers(store, embedder, []).shape == (0, width)
     assert VectorMemo().fetch(store, embedder, []).shape == (0, width)
     assert embedder._model is None
+
+
+def test_the_joint_backend_reuses_each_models_cached_vectors() -> None:
+    """Switching to minilm+static re-embeds nothing MiniLM already holds (the slow part):
+    the pair is both unit vectors side by side, so cosines average the two models'."""
+    store = Store("sqlite://")
+    papers = [Paper(id=f"2501.0000{i}", title=f"Linear attention {i}",
+                    abstract="State space models for long context language modelling.")
+              for i in range(3)]
+    held = np.eye(3, MiniLM.dim, dtype=np.float32)  # stands for MiniLM's earlier output
+    store.put_embeddings(MiniLM().key, list(zip(papers, held, strict=True)))
+    joint = Joint()
+    vecs = embed_papers(store, joint, papers)
+    static = StaticMiniLM().encode([p.text for p in papers])
+    assert np.allclose(vecs * np.sqrt(2), np.hstack([held, static]), atol=1e-6)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-6)
+    assert joint.parts[0]._model is None  # MiniLM was never loaded
+    assert np.array_equal(store.get_embeddings(papers, joint.key)[papers[0].id], vecs[0])
 
 
 def test_backtest_on_a_real_slice(slice_corpus: Path, tmp_path: Path) -> None:

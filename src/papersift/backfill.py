@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from papersift.errors import PapersiftError
-from papersift.rank.embed import Embedder
+from papersift.rank.embed import Embedder, Joint
 from papersift.records import Paper
 from papersift.store import Store
 
@@ -80,7 +80,7 @@ def backfill(store: Store, embedder: Embedder, scope: Scope, *, batch: int = 512
     if progress:
         progress(0, total)
     for papers in missing(store, embedder.key, scope, batch):
-        vecs = embedder.encode([p.text for p in papers])
+        vecs = embedder.compute(store, papers)
         store.put_embeddings(embedder.key, list(zip(papers, vecs, strict=True)))
         done += len(papers)
         if progress:
@@ -101,7 +101,7 @@ def export_missing(store: Store, model: str, scope: Scope, path: Path, *,
     return n
 
 
-def import_vectors(store: Store, model: str, texts: Path, vectors: Path, *,
+def import_vectors(store: Store, embedder: Embedder, texts: Path, vectors: Path, *,
                    batch: int = 5000) -> tuple[int, int]:
     """Store vectors computed elsewhere: row i of the .npy file embeds line i of the exported
     JSON lines. Papers whose text changed since the export are skipped (their hash no longer
@@ -116,6 +116,14 @@ def import_vectors(store: Store, model: str, texts: Path, vectors: Path, *,
         raise PapersiftError(f"{vectors} holds {vecs.shape[0] if vecs.ndim else 0} vectors "
                              f"(shape {vecs.shape}) for the {len(rows)} papers of {texts}: "
                              "give one row per exported line, in the same order")
+    if vecs.shape[1] != embedder.dim:
+        hint = (" (minilm+static: export and import with PAPERSIFT_EMBEDDING_BACKEND=minilm, "
+                "then papersift embed --all adds the static half here)"
+                if isinstance(embedder, Joint) else "")
+        raise PapersiftError(f"{vectors} holds {vecs.shape[1]}-wide vectors but "
+                             f"{embedder.key} makes {embedder.dim}-wide ones: embed with the "
+                             f"configured model{hint}")
+    model = embedder.key
     stored = stale = 0
     for i in range(0, len(rows), batch):
         part = rows[i:i + batch]

@@ -55,7 +55,7 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
     store = Store(settings.store_url)
     embedder = make_embedder(settings)
     if import_vectors:
-        stored, stale = bf.import_vectors(store, embedder.key, *import_vectors)
+        stored, stale = bf.import_vectors(store, embedder, *import_vectors)
         console.print(f"stored {stored} vectors ({embedder.key}); skipped {stale} whose "
                       "paper changed since the export")
         return

@@ -70,7 +70,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "contact": Key(str, "", "An e-mail address put in the User-Agent, as arXiv asks."),
     },
     "embedding": {
-        "backend": Key(str, "minilm", "Embedding backend: minilm (all-MiniLM-L6-v2, local) or "
+        "backend": Key(str, "minilm+static", "Embedding backend: minilm+static (both below, "
+                       "side by side: ranks best), minilm (all-MiniLM-L6-v2, local) or "
                        "minilm-static (the same distilled to a static model: ~50x faster)."),
         "batch_size": Key(int, 64, "Abstracts per forward pass."),
         "threads": Key(int, 2, "CPU threads for the embedding model."),

@@ -50,7 +50,7 @@ from papersift.rank.boosts import author_hits, keyword_hits
 from papersift.records import Paper
 
 NB_ALPHA = 0.1  # smoothing of the log-count ratios
-LDA_SHRINK = 1.0  # covariance shrinkage towards the identity (relative to its trace)
+LDA_SHRINK = 2.0  # covariance shrinkage towards the identity (relative to its trace)
 KNN = 10  # library neighbours averaged by the semantic neighbour score
 KNN_TERMS = 5  # … and by the lexical one
 CLUSTER_SIZE = 25  # library papers per interest cluster, roughly
@@ -152,7 +152,7 @@ def period(background: Background) -> Period:
     return _PERIOD[0][2]
 
 
-_PERIOD_VERSION = 3  # bump when Period or its computation changes: old files are then ignored
+_PERIOD_VERSION = 4  # bump when Period or its computation changes: old files are then ignored
 
 
 def _period_dir() -> Path:
