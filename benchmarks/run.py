@@ -100,10 +100,11 @@ def bench_embed(store_url: str, n: int) -> list[str]:
         rate = len(texts) / (time.perf_counter() - t0)
         base = base or rate
         rows.append(f"| {label} | {rate:.1f} | {rate / base:.2f}× |")
-    rows += ["", "papersift embeds with 256 tokens (the model's own limit) by default; "
-             "`embedding.backend = \"minilm-static\"` trades quality for speed (backfills, "
-             "backtests). The ONNX Runtime path is not implemented (measured slower on this "
-             "CPU).", ""]
+    rows += ["", "papersift embeds with 256 tokens (the model's own limit) by default; the "
+             "default backend `minilm+static` runs both rows' models, so it embeds at MiniLM's "
+             "rate; `embedding.backend = \"minilm-static\"` trades quality for speed "
+             "(backfills, backtests). The ONNX Runtime path is not implemented (measured "
+             "slower on this CPU).", ""]
     return rows
 
 
