@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from papersift.errors import PapersiftError
-from papersift.rank.embed import Embedder, Joint
+from papersift.rank.embed import Embedder
 from papersift.records import Paper
 from papersift.store import Store
 
@@ -117,13 +117,10 @@ def import_vectors(store: Store, embedder: Embedder, texts: Path, vectors: Path,
                              f"(shape {vecs.shape}) for the {len(rows)} papers of {texts}: "
                              "give one row per exported line, in the same order")
     if vecs.shape[1] != embedder.dim:
-        hint = (" (minilm+static: export and import with PAPERSIFT_EMBEDDING_BACKEND=minilm, "
-                "then papersift embed --all adds the static half here)"
-                if isinstance(embedder, Joint) else "")
+        hint = f" ({embedder.import_hint})" if embedder.import_hint else ""
         raise PapersiftError(f"{vectors} holds {vecs.shape[1]}-wide vectors but "
                              f"{embedder.key} makes {embedder.dim}-wide ones: embed with the "
                              f"configured model{hint}")
-    model = embedder.key
     stored = stale = 0
     for i in range(0, len(rows), batch):
         part = rows[i:i + batch]
@@ -131,8 +128,8 @@ def import_vectors(store: Store, embedder: Embedder, texts: Path, vectors: Path,
         keep = [j for j, r in enumerate(part) if current.get(r["id"]) == r["text_hash"]]
         unit = np.asarray(vecs[[i + j for j in keep]], dtype=np.float32).reshape(len(keep), -1)
         unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # as ours are
-        store.put_vectors(model, [(part[j]["id"], part[j]["text_hash"], v)
-                                  for j, v in zip(keep, unit, strict=True)])
+        store.put_vectors(embedder.key, [(part[j]["id"], part[j]["text_hash"], v)
+                                         for j, v in zip(keep, unit, strict=True)])
         fresh = keep
         stored += len(fresh)
         stale += len(part) - len(fresh)

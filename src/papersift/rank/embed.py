@@ -27,6 +27,8 @@ class Embedder(ABC):
 
     base_key: ClassVar[str]
     dim: ClassVar[int]  # width of the vectors
+    # how to bring in vectors computed elsewhere, when not simply with this model
+    import_hint: ClassVar[str] = ""
 
     def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
         # Truncating shorter gives other vectors, so they are cached under another key.
@@ -121,10 +123,12 @@ class Joint(Embedder):
     concatenated and divided by √2, so it stays unit length and a cosine is the mean of the
     two models' cosines. They read text differently (in context vs word by word) and err on
     different papers: measured on the dev backtest (benchmarks/BACKTEST.md), the pair ranks
-    better than either alone, for ~1 % more embedding time than MiniLM."""
+    better than either alone, for ~2 % more embedding time than MiniLM (RESULTS.md rates)."""
 
     base_key = f"{MiniLM.base_key}+static256"
     dim = MiniLM.dim + StaticMiniLM.dim
+    import_hint = ("export and import with PAPERSIFT_EMBEDDING_BACKEND=minilm, then "
+                   "papersift embed --all adds the static half here")
 
     def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
         super().__init__(batch_size, threads, max_tokens)
