@@ -1,6 +1,7 @@
 """The renderers every channel shares: e-mail HTML, plain text, JSON, custom templates."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,19 @@ def test_custom_template_and_its_errors(tmp_path: Path) -> None:
         render_custom(bad, digest())
     with pytest.raises(PapersiftError, match="cannot read template|template .* failed"):
         render_custom(tmp_path / "missing.html", digest())
+
+
+def test_an_edited_template_is_used_at_the_next_render(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.txt"
+    mine.write_text("first {{ d.day }}")
+    assert render_custom(mine, digest()) == "first 2025-11-12"
+    mine.write_text("{% for e in d.entries %}")  # broken while the user edits it
+    os.utime(mine, ns=(1, 1))  # a different mtime even on a coarse clock
+    with pytest.raises(PapersiftError, match="fix the template"):
+        render_custom(mine, digest())
+    mine.write_text("second {{ d.day }}")
+    os.utime(mine, ns=(2, 2))
+    assert render_custom(mine, digest()) == "second 2025-11-12"
 
 
 def test_the_init_files_channel_example_is_valid(tmp_path: Path,

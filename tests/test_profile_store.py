@@ -49,6 +49,17 @@ def test_library_view_rules(store_url: str) -> None:
 
 
 @both_stores
+def test_a_user_is_known_by_any_trace_they_left(store_url: str) -> None:
+    store = Store(store_url)
+    store.sync_source("lib", "ids:1", "ids", "a.txt", ["p1"])
+    store.add_terms("terms", "keyword", ["linear attention"])
+    store.record_feedback("rater", "p2", "dismiss", "web")  # a rating that teaches nothing
+    assert store.users() == {"lib", "terms", "rater"}
+    assert all(store.has_user(u) for u in store.users())
+    assert not store.has_user("nobody") and not store.has_user("")
+
+
+@both_stores
 def test_ratings_of_one_paper_at_once_all_count_and_the_latest_wins(store_url: str) -> None:
     """Two tabs, or a tab and a digest link, rating the same paper at the same moment: no
     rating fails or is lost, and the library follows the latest one (PostgreSQL once

@@ -84,6 +84,10 @@ class SharedDay:
             self._quality = assess(store, candidates).by_id()
         return self._quality
 
+    @property
+    def has_background(self) -> bool:
+        return self._background is not None
+
     def background(self, store: Store, embedder: Embedder) -> Background:
         """One object for all users: the ranker's per-period state is found by identity."""
         if self._background is None:
@@ -349,7 +353,10 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
         if progress:
             progress(done, total)
 
-    vecs = shared.embed(store, embedder, library + fresh + shared.sample, step)
+    # the background sample is embedded with them the first time (so progress counts it);
+    # later users of a `daily_all` run skip re-reading its 3,000 vectors
+    sample = [] if shared.has_background else shared.sample
+    vecs = shared.embed(store, embedder, library + fresh + sample, step)
     lib_vecs, cand_vecs = np.split(vecs[:len(library) + len(fresh)], [len(library)])
     desc_vec = embedder.encode([spec.description])[0] if spec.description else None
     profile = UserProfile(spec.user, library, lib_vecs,

@@ -13,7 +13,7 @@ from papersift.store import Store
 def known_user(settings: Settings, store: Store, user: str | None) -> str:
     """`user` (default: profile.user) if papersift knows them; a one-line error if not."""
     user = user or settings["profile.user"]
-    if user == settings["profile.user"] or user in store.users():
+    if user == settings["profile.user"] or store.has_user(user):
         return user
     known = ", ".join(sorted(store.users() | {settings["profile.user"]}))
     raise ProfileError(f"unknown user {user!r} (known: {known}): create them with "
