@@ -50,8 +50,9 @@ sys.path.insert(0, str(ROOT))  # tests.pg: the throwaway PostgreSQL cluster
 
 
 def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
-            counts: list[int], workers: int = 1) -> list[str]:
-    """Markdown lines: wall time and peak RSS of fit + rank for each number of users."""
+            counts: list[int], workers: int = 1, repeat: int = 3) -> list[str]:
+    """Markdown lines: wall time (median of `repeat` runs) and peak RSS of fit + rank for
+    each number of users."""
     settings = config.load(None)
     store, embedder = Store(settings.store_url), make_embedder(settings)
     start = background_start(day)
@@ -81,23 +82,27 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
             f"{len(recent)} papers, embedded sample {len(sample)}), embeddings "
             f"`{embedder.key}`; {os.cpu_count()} cores.", "",
             f"First user, including the shared per-period state: {shared:.2f} s.", "",
-            "| users | fit + rank wall s | CPU s | per user ms (wall) | peak RSS MiB |",
-            "|---|---|---|---|---|"]
+            f"| users | fit + rank wall s (median of {repeat}) | range | CPU s | "
+            "per user ms (wall) | peak RSS MiB |", "|---|---|---|---|---|---|"]
     for n in counts:
         profiles = [user(i) for i in range(n)]
-        t0, c0 = time.perf_counter(), time.process_time()
-        for prof in profiles:
-            get_ranker(ranker).fit(prof, background).rank(today, explain=10)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        runs = []  # (wall, cpu) of each repetition: the machine's speed drifts between runs
+        for _ in range(repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for prof in profiles:
+                get_ranker(ranker).fit(prof, background).rank(today, explain=10)
+            runs.append((time.perf_counter() - t0, time.process_time() - c0))
+        wall, cpu = sorted(runs)[len(runs) // 2]
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append(f"| {n} | {wall:.2f} | {cpu:.2f} | {1000 * wall / n:.1f} | {rss:.0f} |")
+        rows.append(f"| {n} | {wall:.2f} | {min(runs)[0]:.2f}–{max(runs)[0]:.2f} | {cpu:.2f} | "
+                    f"{1000 * wall / n:.1f} | {rss:.0f} |")
     if workers > 1:  # the same users split over forked processes that inherit everything
         _FORKED[:] = [ranker, background, today, profiles]
         t0 = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(workers) as procs:
             procs.map(_rank_slice, [range(k, len(profiles), workers) for k in range(workers)])
         wall = time.perf_counter() - t0
-        rows.append(f"| {len(profiles)}, {workers} processes | {wall:.2f} | – | "
+        rows.append(f"| {len(profiles)}, {workers} processes | {wall:.2f} | – | – | "
                     f"{1000 * wall / len(profiles):.1f} | – |")
     return [*rows, "", "CPU s is the process's CPU time (both cores): on a busy machine it "
             "shows the cost that wall time hides. Peak RSS is the whole process's (corpus, "
@@ -246,6 +251,7 @@ def main() -> None:
     ap.add_argument("--day", default="2025-09-15")
     ap.add_argument("--ranker", default="papersift")
     ap.add_argument("--users", default="1,100,1000")
+    ap.add_argument("--repeat", type=int, default=3, help="Runs per count (median shown).")
     ap.add_argument("--workers", type=int, default=1,
                     help="Also rank the largest count split over this many processes.")
     ap.add_argument("--daily", type=int, help="Time the daily job for this many users.")
@@ -265,7 +271,7 @@ def main() -> None:
         print("\n".join(lines))
         return
     print("\n".join(measure(Corpus.load(a.dump), a.lists, a.day, a.ranker,
-                           [int(x) for x in a.users.split(",")], a.workers)))
+                           [int(x) for x in a.users.split(",")], a.workers, a.repeat)))
 
 
 if __name__ == "__main__":
