@@ -258,6 +258,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="Write the --daily section into this file.")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one timed run on this store URL
     a = ap.parse_args()
+    if a.repeat < 1:  # a median needs a run
+        ap.error("--repeat must be at least 1")
     if a.child:
         names = sys.stdin.read().split()
         print(json.dumps(run_daily(a.child, a.day, names, Path(tempfile.mkdtemp()))))
