@@ -16,28 +16,37 @@ from papersift.rank.embed import MiniLM
 from papersift.store import Store
 from tests.conftest import DEMO_DAY, EXAMPLES
 
-OTHERS = {"bob": (slice(0, 15), ["speculative decoding"]), "cy": (slice(15, 30), [])}
+OTHERS = {"bob": (slice(0, 12), ["speculative decoding"]), "cy": (slice(12, 20), []),
+          "dee": (slice(20, 26), [])}
 
 
-def _with_users(url: str) -> config.Settings:
-    """The demo profile (its owner) and two users with libraries of their own."""
+def _with_users(url: str, workers: int = 1) -> config.Settings:
+    """The demo profile (its owner), three users with libraries of their own and one who
+    only muted a topic (nothing to rank for)."""
     ids = read_id_file(EXAMPLES / "llm-researcher-library.txt")
     store = Store(url)
     for user, (part, keywords) in OTHERS.items():
         store.sync_source(user, "ids:1", "ids", "list.txt", ids[part])
         store.add_terms(user, "keyword", keywords)
+    store.add_terms("eve", "muted", ["robotics"])
     store.close()
-    return config.load(EXAMPLES / "demo.toml", env={"PAPERSIFT_STORE_URL": url,
-                                                     "PAPERSIFT_DIGEST_OUT_DIR": "digests"})
+    return config.load(EXAMPLES / "demo.toml", env={
+        "PAPERSIFT_STORE_URL": url, "PAPERSIFT_DIGEST_OUT_DIR": "digests",
+        "PAPERSIFT_DIGEST_WORKERS": str(workers)})
 
 
 def test_one_pass_gives_each_user_the_digest_of_a_run_of_their_own(
         store_copy: Callable[[Path], str], warm_store_file: Path, embedder: MiniLM,
         tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    together, alone = (_with_users(store_copy(warm_store_file)) for _ in range(2))
-    results = daily_all(together, DEMO_DAY, embedder=embedder, send=False)
-    assert sorted(results) == ["bob", "cy", "default"]
+    # after the first user, the others are ranked by two forked workers
+    together, alone = _with_users(store_copy(warm_store_file), workers=2), \
+        _with_users(store_copy(warm_store_file))
+    logged: list[str] = []
+    results = daily_all(together, DEMO_DAY, embedder=embedder, send=False, log=logged.append)
+    assert sorted(results) == ["bob", "cy", "dee", "default"]
+    # a worker's failing user reaches the caller's log, and the others go on
+    assert any(line.startswith("eve: ") and "profile" in line for line in logged), logged
     a, b = Store(together.store_url), Store(alone.store_url)
     for user in results:
         daily(alone, DEMO_DAY, user=user, embedder=embedder, send=False)
@@ -52,4 +61,4 @@ def test_one_pass_gives_each_user_the_digest_of_a_run_of_their_own(
                                   "PAPERSIFT_DIGEST_OUT_DIR": str(tmp_path / "d")})
     assert res.exit_code == 0, res.output
     assert "bob: " in res.stdout and "(already ranked)" in res.stdout
-    assert "ranked 3 users" in res.stdout
+    assert "ranked 4 users" in res.stdout

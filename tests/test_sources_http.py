@@ -65,8 +65,11 @@ def test_requests_are_spaced_by_min_interval(arxiv_server: ArxivServer,
     arxiv_server.fail("/rss", Fault(status=429))
     get_feed(client, arxiv_server)
     assert len(arxiv_server.requests) == 5
-    # 10 ms of slack for when the server thread notices each request
-    assert all(g >= 0.2 - 0.01 for g in gaps(arxiv_server)), gaps(arxiv_server)
+    # The server stamps a request when its thread gets to it, late by a scheduling delay
+    # that shortens the next gap on a busy machine: each gap gets 40 ms of slack, and the
+    # whole run, where only the first stamp's delay counts, 20 ms.
+    assert all(g >= 0.2 - 0.04 for g in gaps(arxiv_server)), gaps(arxiv_server)
+    assert sum(gaps(arxiv_server)) >= 4 * 0.2 - 0.02, gaps(arxiv_server)
 
 
 def test_429_then_success(arxiv_server: ArxivServer, make_client: MakeClient) -> None:

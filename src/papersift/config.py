@@ -87,6 +87,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "quality_weight": Key(float, 0.25, "How much a paper's quality (`papersift quality`) "
                               "lifts it: relevance + weight x quality standardised over the "
                               "day's papers; 0 ranks by relevance alone."),
+        "workers": Key(int, 0, "Processes that rank users side by side in `papersift daily "
+                       "--all-users` (0: one per CPU core on Linux, none elsewhere; 1: none).",
+                       bounds=(0, 256)),
     },
     "profile": {
         "user": Key(str, "default", "Whose digest this is (several users can share a store)."),

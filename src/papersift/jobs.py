@@ -8,7 +8,7 @@ rerun prints the same digest and stores nothing twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from papersift.records import Paper
 from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
 from papersift.store.profiles import FEEDBACK_SOURCE
+from papersift.workers import fork_map, worker_count
 
 Log = Callable[[str], None]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -70,6 +71,9 @@ class SharedDay:
         self.vectors = VectorMemo()
         self.candidates: list[Paper] | None = None  # the day's, once `daily_all` ingested them
         self._background: Background | None = None
+        # a user was ranked, so whatever rankers build lazily for all users (per-period
+        # state, the day's analysed texts, quality) exists: forked workers inherit it
+        self.warm = False
         self._quality: dict[str, tuple[float, list[str]]] | None = None
 
     def embed(self, store: Store, embedder: Embedder, papers: list[Paper],
@@ -172,7 +176,9 @@ def daily_all(settings: Settings, day: str | None = None, *, users: list[str] | 
     """`daily` for every user of the store (or `users`) from one pass over the day: the
     candidates, the background and every vector needed are loaded and embedded once, and all
     users share the ranker's per-period state. Each user gets the digest `daily` would give
-    them alone; one user's failure is logged and does not stop the others."""
+    them alone; one user's failure is logged and does not stop the others. Once a first
+    user has been ranked (building what all share), the rest are split over
+    `digest.workers` forked processes."""
     day = day or latest_listing_day()
     store = Store(settings.store_url)
     try:
@@ -186,16 +192,46 @@ def daily_all(settings: Settings, day: str | None = None, *, users: list[str] | 
                                              for e in store.library(u)}))
         log(f"{len(names)} users, {len(candidates)} candidates: embedding what is missing…")
         shared.embed(store, embedder, [*libraries.values(), *candidates, *shared.sample])
+
+        def run(part: list[str]) -> list[tuple[str, DailyResult | None, list[str]]]:
+            done = []
+            for name in part:  # log lines travel back with the results from a worker
+                lines: list[str] = []
+                try:
+                    result: DailyResult | None = daily(
+                        settings, day, user=name, log=lines.append, embedder=embedder,
+                        send=send, store=store, shared=shared)
+                except PapersiftError as e:
+                    result = None
+                    lines.append(f"{name}: {e}")
+                done.append((name, result, lines))
+            return done
+
         out: dict[str, DailyResult] = {}
-        for name in names:
-            try:
-                out[name] = daily(settings, day, user=name, log=log, embedder=embedder,
-                                  send=send, store=store, shared=shared)
-            except PapersiftError as e:
-                log(f"{name}: {e}")
+        first = 0  # users ranked here until one has warmed the shared state
+        while first < len(names) and not shared.warm:
+            _collect([run([names[first]])], out, log)
+            first += 1
+        rest, workers = names[first:], worker_count(settings["digest.workers"])
+        chunk = max(1, min(USERS_PER_TASK, -(-len(rest) // workers)))
+        _collect(fork_map(run, rest, workers, chunk,
+                          after_fork=lambda: store.engine.dispose(close=False)), out, log)
         return out
     finally:
         store.close()
+
+
+USERS_PER_TASK = 8  # users a worker ranks before reporting back (their log lines, results)
+
+
+def _collect(parts: Iterable[list[tuple[str, DailyResult | None, list[str]]]],
+             out: dict[str, DailyResult], log: Log) -> None:
+    for part in parts:
+        for name, result, lines in part:
+            for line in lines:
+                log(line)
+            if result is not None:
+                out[name] = result
 
 
 def _as_digest(settings: Settings, store: Store, user: str, day: str,
@@ -385,6 +421,7 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)
                for i, s in enumerate(picks)]
+    shared.warm = True
     return store.save_digest(spec.user, day, ranker.name, entries)
 
 

@@ -1,0 +1,79 @@
+"""Work split over forked processes that inherit everything already in memory.
+
+The daily job for many users is CPU-bound Python and NumPy on small matrices: threads
+gain little (the GIL), while processes forked once the day's shared state is built (the
+background, the ranker's per-period state, every vector) use every core without
+rebuilding or copying any of it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from papersift.errors import PapersiftError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# (task, after_fork) of the running `fork_map`: functions are inherited, not pickled, so
+# closures over the parent's state work
+_JOB: tuple[Callable, Callable[[], None] | None] | None = None
+
+
+def worker_count(requested: int) -> int:
+    """Processes to use: `requested`, or with 0 one per core on Linux (elsewhere fork is
+    unavailable or unsafe with the system's libraries, so 0 means none)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    if requested == 0:
+        return (os.cpu_count() or 1) if sys.platform == "linux" else 1
+    return requested
+
+
+def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chunk: int,
+             after_fork: Callable[[], None] | None = None) -> Iterator[R]:
+    """`task` of each run of `chunk` consecutive items, in order. With `workers` > 1 the
+    chunks run in that many forked processes (`after_fork` first in each: drop what must
+    not be shared, such as database connections); small chunks balance the load and let
+    the caller report progress as they complete."""
+    parts = [list(items[i:i + chunk]) for i in range(0, len(items), chunk)]
+    if workers <= 1 or len(parts) <= 1:
+        yield from map(task, parts)
+        return
+    global _JOB
+    _JOB = (task, after_fork)
+    pool = ProcessPoolExecutor(min(workers, len(parts)), initializer=_start,
+                               mp_context=multiprocessing.get_context("fork"))
+    try:
+        for future in [pool.submit(_run, part) for part in parts]:
+            yield future.result()
+    except BrokenProcessPool:
+        raise PapersiftError("a worker process died (killed, or out of memory); run the "
+                             "same command again: finished work is kept") from None
+    finally:  # on an error or an interrupt, chunks not started are dropped
+        pool.shutdown(cancel_futures=True)
+        _JOB = None
+
+
+def _start() -> None:
+    """One thread per process: the processes already fill the cores, and BLAS or torch
+    threads would only contend with them."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    if "torch" in sys.modules:  # a forked child must not reuse the parent's OpenMP pool
+        sys.modules["torch"].set_num_threads(1)
+    assert _JOB is not None
+    if _JOB[1] is not None:
+        _JOB[1]()
+
+
+def _run(part: list) -> object:
+    assert _JOB is not None
+    return _JOB[0](part)
