@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +74,46 @@ def test_zero_workers_means_one_per_core() -> None:
     assert worker_count(0) == os.cpu_count()
     assert worker_count(3) == 3
     assert worker_count(1) == 1
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from papersift.workers import fork_map
+
+folder = Path(sys.argv[1])
+
+def task(part):
+    import os
+    (folder / str(os.getpid())).touch()
+    time.sleep(60)
+    return part
+
+list(fork_map(task, list(range(4)), workers=2, chunk=1))
+"""
+
+
+@linux_only
+def test_workers_die_with_a_killed_job(tmp_path: Path) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(p.name) for p in tmp_path.iterdir()]
+        assert len(workers) == 2, "the workers never started"
+    finally:
+        parent.kill()  # kill -9: no chance to shut its pool down
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers), "workers outlived the killed job"
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie awaiting its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -8,8 +8,10 @@ rebuilding or copying any of it.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,9 +23,10 @@ from papersift.errors import PapersiftError
 T = TypeVar("T")
 R = TypeVar("R")
 
-# (task, after_fork) of the running `fork_map`: functions are inherited, not pickled, so
-# closures over the parent's state work
-_JOB: tuple[Callable, Callable[[], None] | None] | None = None
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h: the signal a process gets when its parent dies
+# (task, after_fork, parent pid) of the running `fork_map`: functions are inherited, not
+# pickled, so closures over the parent's state work
+_JOB: tuple[Callable, Callable[[], None] | None, int] | None = None
 
 
 def worker_count(requested: int) -> int:
@@ -47,7 +50,7 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
         yield from map(task, parts)
         return
     global _JOB
-    _JOB = (task, after_fork)
+    _JOB = (task, after_fork, os.getpid())
     pool = ProcessPoolExecutor(min(workers, len(parts)), initializer=_start,
                                mp_context=multiprocessing.get_context("fork"))
     try:
@@ -62,14 +65,19 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
 
 
 def _start() -> None:
-    """One thread per process: the processes already fill the cores, and BLAS or torch
-    threads would only contend with them."""
+    """Die with the parent: a job killed (kill -9, out of memory) must not leave workers
+    ranking and delivering behind its back. One thread per process: the processes already
+    fill the cores, and BLAS or torch threads would only contend with them."""
     from threadpoolctl import threadpool_limits
 
+    assert _JOB is not None
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != _JOB[2]:  # the parent died before prctl took effect
+            os._exit(1)
     threadpool_limits(1)
     if "torch" in sys.modules:  # a forked child must not reuse the parent's OpenMP pool
         sys.modules["torch"].set_num_threads(1)
-    assert _JOB is not None
     if _JOB[1] is not None:
         _JOB[1]()
 
