@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.queues
 import os
 import signal
 import subprocess
@@ -74,6 +76,21 @@ def test_zero_workers_means_one_per_core() -> None:
     assert worker_count(0) == os.cpu_count()
     assert worker_count(3) == 3
     assert worker_count(1) == 1
+
+
+def _counts(answer: multiprocessing.queues.Queue) -> None:
+    answer.put((worker_count(0), worker_count(4)))
+
+
+def test_a_daemonic_process_which_may_not_fork_gets_no_workers() -> None:
+    """Task queues (Celery's prefork pool, multiprocessing pools) run jobs in daemonic
+    processes: the job runs there in-process rather than failing to start workers."""
+    ctx = multiprocessing.get_context("spawn")
+    answer = ctx.Queue()
+    proc = ctx.Process(target=_counts, args=(answer,), daemon=True)
+    proc.start()
+    assert answer.get(timeout=60) == (1, 1)
+    proc.join()
 
 
 PARENT = """

@@ -31,8 +31,10 @@ _JOB: tuple[Callable, Callable[[], None] | None, int] | None = None
 
 def worker_count(requested: int) -> int:
     """Processes to use: `requested`, or with 0 one per core on Linux (elsewhere fork is
-    unavailable or unsafe with the system's libraries, so 0 means none)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    unavailable or unsafe with the system's libraries, so 0 means none). None in a daemonic
+    process (a task queue's pool worker), which may not have children."""
+    if ("fork" not in multiprocessing.get_all_start_methods()
+            or multiprocessing.current_process().daemon):
         return 1
     if requested == 0:
         return (os.cpu_count() or 1) if sys.platform == "linux" else 1

@@ -16,6 +16,7 @@ from tests.reliability.trials import (
     Stores,
     build_daily_base,
     ingest_server,
+    other_libraries,
 )
 
 
@@ -49,3 +50,16 @@ def daily_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
     with ArxivServer({day: arxiv_records[DAY2]}) as server, WebhookReceiver() as hooks:
         server.feed_day = day
         yield DailyTrials(server, hooks, stores, folder, day, library)
+
+
+@pytest.fixture(scope="module")
+def all_users_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[DailyTrials]:
+    """The daily trials' day and base, with two more users: `daily --all-users`."""
+    day = latest_listing_day()
+    folder = tmp_path_factory.mktemp("all-users")
+    library = build_daily_base(stores, arxiv_records, day, folder)
+    with ArxivServer({day: arxiv_records[DAY2]}) as server, WebhookReceiver() as hooks:
+        server.feed_day = day
+        yield DailyTrials(server, hooks, stores, folder, day, library,
+                          other_libraries(arxiv_records))

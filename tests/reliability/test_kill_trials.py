@@ -16,6 +16,7 @@ from tests.reliability.trials import FAULTS, STAGES, DailyTrials, IngestTrials
 SEED = int(os.environ.get("RELIABILITY_SEED", "8000"))
 INGEST_TRIALS = 50
 DAILY_TRIALS = 2 * len(STAGES)
+ALL_USERS_TRIALS = len(STAGES) + 1  # and once aimed at the workers
 
 
 @pytest.mark.slow
@@ -46,3 +47,18 @@ def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
     # the kills really landed in the stages they were aimed at
     landed = {r.aimed_at for r in results if r.ended == "killed" and r.aimed_at != "any"}
     assert landed == {"ingest", "rank", "deliver"}, [(r.aimed_at, r.ended) for r in results]
+
+
+@pytest.mark.slow
+def test_all_users_with_workers_killed_anywhere_deliver_each_channel_exactly_once(
+        all_users_trials: DailyTrials) -> None:
+    """`daily --all-users` with two forked workers: the kill hits the parent, its workers die
+    with it (else they would deliver behind the rerun's back), and the rerun completes."""
+    results = []
+    for seed in range(SEED, SEED + ALL_USERS_TRIALS):
+        r = all_users_trials.run(seed)
+        assert not r.violations, (f"seed {seed} (kill aimed at {r.aimed_at}, process "
+                                  f"{r.ended} at stage {r.stage}): {r.violations}; replay "
+                                  f"with RELIABILITY_SEED={seed}")
+        results.append(r)
+    assert any(r.aimed_at == "workers" and r.ended == "killed" for r in results), results

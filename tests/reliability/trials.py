@@ -31,7 +31,7 @@ from papersift import config
 from papersift.cli import main
 from papersift.deliver.exactly_once import delivery_key
 from papersift.errors import SourceError
-from papersift.jobs import daily
+from papersift.jobs import daily, daily_all
 from papersift.rank.embed import StaticMiniLM
 from papersift.sources.dump import import_dump
 from papersift.sources.fetch import fetch
@@ -72,7 +72,8 @@ def _cli_child(argv: list[str], env: dict[str, str], log: str) -> None:
 
 
 def start_cli(argv: list[str], env: dict[str, str], log: Path) -> BaseProcess:
-    proc = _CTX.Process(target=_cli_child, args=(argv, env, str(log)), daemon=True)
+    # not daemonic: `daily --all-users` forks workers, which a daemonic process may not
+    proc = _CTX.Process(target=_cli_child, args=(argv, env, str(log)), daemon=False)
     proc.start()
     return proc
 
@@ -317,39 +318,55 @@ class DailyResult:
 
 class DailyTrials:
     """Kill -9 trials of `papersift daily` (fetch today's feed → rank → deliver to a webhook
-    and a feed file); the rerun must deliver each (user, day, channel) exactly once."""
+    and a feed file); the rerun must deliver each (user, day, channel) exactly once.
+    With `others` (user → library ids), `papersift daily --all-users` with two forked
+    workers, the kill landing in the parent while workers rank and deliver."""
 
     def __init__(self, server: ArxivServer, hooks: WebhookReceiver, stores: Stores,
-                 folder: Path, day: str, library: list[str]) -> None:
+                 folder: Path, day: str, library: list[str],
+                 others: dict[str, list[str]] | None = None) -> None:
         """`server` serves `day`'s feed; `stores.url("daily-base")` holds the background
-        and the `library` papers. A clean run (in this process) gives the reference digest
+        and the `library` papers. A clean run (in this process) gives the reference digests
         and computes every embedding the day needs, copied into the base store so that no
         trial process loads a model."""
         self.server, self.hooks, self.stores, self.folder = server, hooks, stores, folder
-        self.day, self.library = day, library
-        self.base = stores.url("daily-base")
+        self.day, self.library, self.others = day, library, others or {}
+        self.name = "all" if others else "daily"
+        self.base = stores.copy(stores.url("daily-base"), f"{self.name}-start")
+        self.users = [USER, *sorted(self.others)]
+        self.stages = (*STAGES, "workers") if others else STAGES
+        store = Store(self.base)
+        for user, ids in self.others.items():
+            store.sync_source(user, "ids:1", "ids", "list.txt", ids)
+        store.close()
         self.injected: Counter[str] = Counter()
-        url = stores.copy(self.base, "daily-clean")
+        url = stores.copy(self.base, f"{self.name}-clean")
         cfg, env = self.config(0, url)
-        result = daily(config.load(cfg, env=env), day, embedder=StaticMiniLM(), send=False)
-        self.reference = [e.paper.id for e in result.digest.entries]
-        assert self.reference, "the clean daily run picked nothing"
+        settings = config.load(cfg, env=env)
+        if others:
+            results = daily_all(settings, day, embedder=StaticMiniLM(), send=False)
+        else:
+            results = {USER: daily(settings, day, embedder=StaticMiniLM(), send=False)}
+        self.reference = {u: [e.paper.id for e in r.digest.entries] for u, r in results.items()}
+        assert sorted(self.reference) == self.users and all(self.reference.values()), \
+            "the clean daily run picked nothing for someone"
         copy_embeddings(url, self.base, StaticMiniLM.base_key)
 
     def config(self, seed: int, url: str) -> tuple[Path, dict[str, str]]:
-        folder = self.folder / f"daily-{seed}"
+        folder = self.folder / f"{self.name}-{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         cfg = folder / "config.toml"
         cfg.write_text(daily_config(self.hooks.url, folder / "feed.xml", self.library))
         env = {**os.environ, **arxiv_env(self.server, self.folder),
                "PAPERSIFT_STORE_URL": url, "PAPERSIFT_DIGEST_OUT_DIR": str(folder / "out"),
-               "PAPERSIFT_EMBEDDING_BACKEND": "minilm-static"}
+               "PAPERSIFT_EMBEDDING_BACKEND": "minilm-static", "PAPERSIFT_DIGEST_WORKERS": "2"}
         return cfg, env
 
     def run(self, seed: int) -> DailyResult:
         rng = random.Random(seed)
-        aimed = STAGES[seed % len(STAGES)]
-        url = self.stores.copy(self.base, f"daily-{seed}")
+        stages = self.stages
+        aimed = stages[seed % len(stages)]
+        url = self.stores.copy(self.base, f"{self.name}-{seed}")
         cfg, env = self.config(seed, url)
         schedule = FaultSchedule(rng, FAULT_P, FAULTS, WEIGHTS)
         self.server.schedule(schedule)
@@ -367,9 +384,13 @@ class DailyTrials:
             "rank": (stage_is("rank"), rng.uniform(0, 0.5)),
             "deliver": (stage_is("deliver"), rng.uniform(0, 0.1)),
             "any": (lambda: True, rng.uniform(0.3, 2.5)),
+            # --all-users: a worker has started on a user other than the parent's first
+            "workers": (lambda: any(r["user"] != USER for r in watch.runs(5)),
+                        rng.uniform(0, 0.3)),
         }[aimed]
         log = cfg.parent / "daily.log"
-        argv = ["--config", str(cfg), "daily", "--date", self.day]
+        argv = ["--config", str(cfg), "daily", "--date", self.day,
+                *(["--all-users"] if self.others else [])]
         proc = start_cli(argv, env, log)
         ended = finish(proc, kill_when(proc, ready, delay), log)
         stage = watch.runs(1)[0]["stage"] if watch.runs(1) else "before start"
@@ -382,23 +403,23 @@ class DailyTrials:
 
     def _count(self, seed: int, aimed: str, ended: str, stage: str, url: str,
                feed: Path) -> DailyResult:
-        key = delivery_key(USER, self.day, "hook")
+        expected = {delivery_key(u, self.day, "hook") for u in self.users}
         accepted = [r for r in self.hooks.accepted() if r.path == "/hook"]
         keys = {r.headers.get("idempotency-key") for r in accepted}
         side = feed.with_name(feed.name + ".items.json")
         items = json.loads(side.read_text()) if side.exists() else []
         store = Store(url)
-        digest = [e.paper_id for e in store.digest(USER, self.day) or []]
+        digests = {u: [e.paper_id for e in store.digest(u, self.day) or []] for u in self.users}
         store.close()
+        feed_keys = Counter(i["key"] for i in items)
         result = DailyResult(seed, aimed, ended, stage, len(accepted), len(keys),
-                             sum(i["key"] == delivery_key(USER, self.day, "feed")
-                                 for i in items), digest == self.reference)
-        if keys != {key}:
+                             len(items), digests == self.reference)
+        if keys != expected:
             result.violations.append(f"webhook: {len(accepted)} messages, keys {keys}")
-        if result.feed_items != 1 or len(items) != 1:
-            result.violations.append(f"feed: {len(items)} items")
+        if feed_keys != Counter(delivery_key(u, self.day, "feed") for u in self.users):
+            result.violations.append(f"feed: {len(items)} items, keys {dict(feed_keys)}")
         if not result.same_digest:
-            result.violations.append("digest differs from the clean run's")
+            result.violations.append("digests differ from the clean run's")
         return result
 
 
@@ -418,9 +439,16 @@ def build_daily_base(stores: Stores, records: dict[str, list[dict]], day: str,
         for r in records[DAY1]:
             f.write(json.dumps({**r, "announced": previous_weekday(day)}) + "\n")
     base = Store(stores.url("daily-base"))
-    import_dump(base, dump)
+    import_dump(base, dump)  # a second call (another fixture) changes nothing
     base.close()
     return [r["id"] for r in records[DAY1] if r["categories"].split()[0] == "cs.CL"][:5]
+
+
+def other_libraries(records: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """Two more users of the daily base, with libraries of DAY1 papers unlike ann's."""
+    by = {c: [r["id"] for r in records[DAY1] if r["categories"].split()[0] == c]
+          for c in ("cs.AI", "cs.IR")}
+    return {"bo": by["cs.AI"][:5], "cy": by["cs.IR"][:5]}
 
 
 def copy_embeddings(source: str, target: str, model: str) -> None:
