@@ -6,6 +6,8 @@ truncated bodies, cut XML, connection resets).
   request, rerun until it succeeds; the store is compared row by row with a clean run's.
 - daily: `papersift daily` (fetch → rank → deliver to a webhook and a feed file) killed in
   a random stage, rerun; what the receivers got is counted per (user, day, channel).
+- all users: the same with `papersift daily --all-users` for five users, four of them
+  ranked and delivered by two forked worker processes (kills also aimed at the workers).
 
     .venv/bin/python benchmarks/reliability.py --out benchmarks/RESULTS.md
 
@@ -39,6 +41,7 @@ from tests.reliability.trials import (  # noqa: E402
     Stores,
     build_daily_base,
     ingest_server,
+    other_libraries,
 )
 
 SECTION = "## Fault suite: kill -9 under injected faults (`benchmarks/reliability.py`)"
@@ -62,32 +65,58 @@ def ingest(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
             "rows": {c: {k: len(v) for k, v in snap.items()} for c, snap in bench.clean.items()}}
 
 
-def daily(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
+def daily(trials: int, seed: int, folder: Path, stores: Stores, all_users: bool) -> dict:
     records = load_days()
     day = latest_listing_day()
     library = build_daily_base(stores, records, day, folder)
     with ArxivServer({day: records[DAY2]}) as server, WebhookReceiver() as hooks:
         server.feed_day = day
-        bench = DailyTrials(server, hooks, stores, folder, day, library)
+        bench = DailyTrials(server, hooks, stores, folder, day, library,
+                            other_libraries(records) if all_users else None)
         t0 = time.perf_counter()
         results = [bench.run(s) for s in range(seed, seed + trials)]
         per_trial = (time.perf_counter() - t0) / trials
-    return {"results": results, "injected": bench.injected, "trial_s": per_trial}
+    return {"results": results, "injected": bench.injected, "trial_s": per_trial,
+            "stages": bench.stages, "users": len(bench.users)}
 
 
-def report(ing: dict, day: dict, args: argparse.Namespace) -> list[str]:
-    ir, dr = ing["results"], day["results"]
+def daily_table(day: dict) -> list[str]:
+    """Where the kills landed, and what the receivers got."""
+    dr = day["results"]
+    aimed = Counter((r.aimed_at, r.ended) for r in dr)
+    violations = [r for r in dr if r.violations]
+    resent = sum(r.hook_accepted - r.hook_keys for r in dr)
+    lines = [
+        "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill "
+        "(`start`: ingesting) |",
+        "|---|---|---|---|---|",
+        *(f"| {s} | {sum(n for (a, _), n in aimed.items() if a == s)} | "
+          f"{aimed[(s, 'killed')]} | {aimed[(s, 'ok')]} | " + ", ".join(
+              f"{k} {n}" for k, n in sorted(Counter(
+                  r.stage for r in dr if r.aimed_at == s and r.ended == "killed").items()))
+          + " |" for s in day["stages"]), "",
+        f"Deliveries checked: {2 * day['users'] * len(dr)} (user, day, channel); exactly-once "
+        f"violations: **{len(violations)}** (a channel with no delivery, two deliveries, or a "
+        f"digest unlike the clean run's); webhook messages sent again with the same "
+        f"Idempotency-Key (a kill between the server's answer and the commit, the documented "
+        f"edge): {resent}."]
+    if violations:
+        lines += ["", "Violations: " + "; ".join(f"seed {r.seed}: {r.violations}"
+                                                  for r in violations)]
+    return lines
+
+
+def report(ing: dict, day: dict, every: dict, args: argparse.Namespace) -> list[str]:
+    ir = ing["results"]
     ended = Counter(r.ended for r in ir)
     commands = Counter(r.command for r in ir)
     t = ing["totals"]
-    faults = ing["injected"] + day["injected"]
-    aimed = Counter((r.aimed_at, r.ended) for r in dr)
-    violations = [r for r in dr if r.violations]
-    resent = sum(r.hook_accepted - 1 for r in dr if r.hook_accepted > 1)
+    faults = ing["injected"] + day["injected"] + every["injected"]
     lines = [
         SECTION, "",
         f"`.venv/bin/python benchmarks/reliability.py --trials {args.trials} --daily-trials "
-        f"{args.daily_trials} --seed {args.seed}` on {platform.machine()} "
+        f"{args.daily_trials} --all-users-trials {args.all_users_trials} --seed {args.seed}` "
+        f"on {platform.machine()} "
         f"({time.strftime('%Y-%m-%d')}); each request to the local arXiv server fails with "
         f"probability {FAULT_P:g}, the kind drawn from the seeded schedule.", "",
         "**Ingest** (`papersift fetch`, SQLite store; a clean run stores "
@@ -104,28 +133,17 @@ def report(ing: dict, day: dict, args: argparse.Namespace) -> list[str]:
         *(f"| {name} | {d.lost} | {d.duplicated} | {d.extra} | {d.changed} |"
           for name, d in t.items()), "",
         "**Daily job** (`papersift daily`: today's feed → rank → webhook + feed file), kill "
-        "aimed at a stage:", "",
-        "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill "
-        "(`start`: ingesting) |",
-        "|---|---|---|---|---|",
-        *(f"| {s} | {sum(n for (a, _), n in aimed.items() if a == s)} | "
-          f"{aimed[(s, 'killed')]} | {aimed[(s, 'ok')]} | " + ", ".join(
-              f"{k} {n}" for k, n in sorted(Counter(
-                  r.stage for r in dr if r.aimed_at == s and r.ended == "killed").items()))
-          + " |" for s in ("ingest", "rank", "deliver", "any")), "",
-        f"Deliveries checked: {2 * len(dr)} (user, day, channel); exactly-once violations: "
-        f"**{len(violations)}** (a channel with no delivery, two deliveries, or a digest "
-        f"unlike the clean run's); webhook messages sent again with the same Idempotency-Key "
-        f"(a kill between the server's answer and the commit, the documented edge): "
-        f"{resent}.", "",
+        "aimed at a stage:", "", *daily_table(day), "",
+        f"**Daily job for every user** (`papersift daily --all-users`, {every['users']} users: "
+        "the first ranked by the job itself, the others by two forked workers "
+        "(`digest.workers = 2`); `workers`: the kill lands while a worker is mid-run), kill "
+        "aimed at a stage:", "", *daily_table(every), "",
         "**Faults injected**: " + ", ".join(f"{k} {faults[k]}" for k in FAULTS)
         + f" ({sum(faults.values())} in all).", "",
         f"Time: a clean ingest run {ing['clean_s']:.2f} s; an ingest trial (killed run + "
-        f"reruns + comparison) {ing['trial_s']:.2f} s; a daily trial {day['trial_s']:.2f} s.",
+        f"reruns + comparison) {ing['trial_s']:.2f} s; a daily trial {day['trial_s']:.2f} s; "
+        f"an all-users trial {every['trial_s']:.2f} s.",
     ]
-    if violations:
-        lines += ["", "Violations: " + "; ".join(f"seed {r.seed}: {r.violations}"
-                                                  for r in violations)]
     return lines
 
 
@@ -133,6 +151,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=int, default=200, help="ingest kill trials")
     ap.add_argument("--daily-trials", type=int, default=40, help="daily-job kill trials")
+    ap.add_argument("--all-users-trials", type=int, default=25,
+                    help="kill trials of the daily job for every user, with workers")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = ap.parse_args()
@@ -140,8 +160,9 @@ def main() -> None:
         folder = Path(tmp)
         stores = Stores(folder / "stores")
         ing = ingest(args.trials, args.seed, folder, stores)
-        day = daily(args.daily_trials, args.seed, folder, stores)
-    lines = report(ing, day, args)
+        day = daily(args.daily_trials, args.seed, folder, stores, all_users=False)
+        every = daily(args.all_users_trials, args.seed, folder, stores, all_users=True)
+    lines = report(ing, day, every, args)
     print("\n".join(lines))
     sections.write(args.out, {"reliability": lines})
 

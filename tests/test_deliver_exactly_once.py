@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from papersift.cli import main
 from papersift.deliver.exactly_once import delivery_key
 from papersift.doctor import diagnose
 from papersift.jobs import deliver_day, retry_pending
+from papersift.store import Store
 from papersift.store.deliveries import Claim
 from tests.delivery_fixtures import DAY1, USER, Env, store_digest
 from tests.delivery_servers import SmtpServer, WebhookReceiver
@@ -92,6 +94,26 @@ def test_a_delivery_in_flight_in_a_live_process_is_not_claimed_twice(denv: Env) 
     assert isinstance(first, Claim) and first.attempt == 1
     second = store.claim_delivery(USER, DAY1, "x", key)  # this (live) process holds it
     assert not isinstance(second, Claim) and second.status == "sending"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc")
+def test_a_claim_of_a_killed_process_not_yet_reaped_is_taken_over(denv: Env) -> None:
+    """A daily job's worker killed with its job stays a zombie until init reaps it: its
+    claim is dead, and the rerun sends rather than waiting on it."""
+    key = delivery_key(USER, DAY1, "x")
+    denv.store().close()  # migrated before the fork
+    pid = os.fork()
+    if pid == 0:  # the worker: claims, then dies before sending
+        Store(denv.store_url).claim_delivery(USER, DAY1, "x", key)
+        os._exit(0)
+    try:
+        stat = Path(f"/proc/{pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            time.sleep(0.01)
+        taken = denv.store().claim_delivery(USER, DAY1, "x", key)  # the zombie is still there
+        assert isinstance(taken, Claim) and taken.attempt == 2
+    finally:
+        os.waitpid(pid, 0)
 
 
 def test_a_split_digest_resumes_at_the_first_unsent_message(denv: Env,

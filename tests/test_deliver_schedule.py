@@ -1,5 +1,6 @@
 """The scheduler (after the announcement, catch-up), weekly digests, catch-me-up, feeds."""
 
+import multiprocessing
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from papersift import config
 from papersift.cli import main
+from papersift.deliver.channels import channels_for
 from papersift.doctor import diagnose
 from papersift.errors import ConfigError
 from papersift.jobs import deliver_day
@@ -131,6 +133,32 @@ def test_feed_file_rss_and_atom_without_duplicates(denv: Env) -> None:
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = ET.parse(denv.folder / "feeds" / f"{USER}.atom").getroot().findall("a:entry", ns)
     assert len(entries) == 2
+
+
+def test_processes_delivering_to_one_feed_at_once_lose_no_item(denv: Env) -> None:
+    """`daily --all-users` workers (or two runs) writing one feed file at the same time."""
+    settings = denv.settings([{"name": "lab", "type": "feed", "keep": 500,
+                               "path": str(denv.folder / "lab.xml")}])
+    (feed,) = channels_for(settings, USER)
+    start = multiprocessing.get_context("fork").Barrier(4)
+
+    def send(worker: int) -> None:
+        start.wait()
+        for k in range(25):
+            key = f"{worker}-{k}"
+            feed.send({"key": key, "user": USER, "title": key, "link": "https://x.org/",
+                       "html": "<p>x</p>", "published": "2026-11-27T00:00:00+00:00"}, key)
+
+    procs = [multiprocessing.get_context("fork").Process(target=send, args=(w,))
+             for w in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    items = ET.parse(denv.folder / "lab.xml").getroot().findall("./channel/item")
+    assert sorted(i.findtext("title") for i in items) == sorted(
+        f"{w}-{k}" for w in range(4) for k in range(25))
 
 
 @pytest.mark.slow

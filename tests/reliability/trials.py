@@ -384,9 +384,9 @@ class DailyTrials:
             "rank": (stage_is("rank"), rng.uniform(0, 0.5)),
             "deliver": (stage_is("deliver"), rng.uniform(0, 0.1)),
             "any": (lambda: True, rng.uniform(0.3, 2.5)),
-            # --all-users: a worker has started on a user other than the parent's first
-            "workers": (lambda: any(r["user"] != USER for r in watch.runs(5)),
-                        rng.uniform(0, 0.3)),
+            # --all-users: a worker is mid-run on a user other than the parent's first
+            "workers": (lambda: any(r["user"] != USER and r["status"] == "running"
+                                    for r in watch.runs(5)), rng.uniform(0, 0.05)),
         }[aimed]
         log = cfg.parent / "daily.log"
         argv = ["--config", str(cfg), "daily", "--date", self.day,
@@ -445,10 +445,12 @@ def build_daily_base(stores: Stores, records: dict[str, list[dict]], day: str,
 
 
 def other_libraries(records: dict[str, list[dict]]) -> dict[str, list[str]]:
-    """Two more users of the daily base, with libraries of DAY1 papers unlike ann's."""
+    """Four more users of the daily base (two for each worker), with libraries of DAY1
+    papers of their own."""
     by = {c: [r["id"] for r in records[DAY1] if r["categories"].split()[0] == c]
-          for c in ("cs.AI", "cs.IR")}
-    return {"bo": by["cs.AI"][:5], "cy": by["cs.IR"][:5]}
+          for c in ("cs.AI", "cs.IR", "cs.CL")}
+    return {"bo": by["cs.AI"][:5], "cy": by["cs.IR"][:5], "di": by["cs.AI"][5:10],
+            "ed": by["cs.CL"][5:10]}
 
 
 def copy_embeddings(source: str, target: str, model: str) -> None:

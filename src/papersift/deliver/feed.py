@@ -7,6 +7,7 @@ The web app serves the same file.
 
 from __future__ import annotations
 
+import fcntl
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,13 +54,17 @@ class FeedChannel(Channel):
         side = path.with_name(path.name + ".items.json")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            items = json.loads(side.read_text(encoding="utf-8")) if side.exists() else []
-            items = [i for i in items if i["key"] != key][: self.opts["keep"] - 1]
-            items.insert(0, message)
-            xml = feed_xml(items, message["user"], self.opts["format"],
-                           self.settings["web.base_url"])
-            write_atomic(side, json.dumps(items, ensure_ascii=False))
-            write_atomic(path, xml)
+            # read, add, write under a lock: the daily job's workers (or two runs) delivering
+            # to one feed at once would otherwise each drop the other's new item
+            with open(path.with_name(path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                items = json.loads(side.read_text(encoding="utf-8")) if side.exists() else []
+                items = [i for i in items if i["key"] != key][: self.opts["keep"] - 1]
+                items.insert(0, message)
+                xml = feed_xml(items, message["user"], self.opts["format"],
+                               self.settings["web.base_url"])
+                write_atomic(side, json.dumps(items, ensure_ascii=False))
+                write_atomic(path, xml)
         except (OSError, ValueError) as e:
             raise DeliveryError(f"cannot write feed {path} ({e}): fix the channel's path",
                                 permanent=True) from None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
@@ -45,7 +46,17 @@ def _owner_alive(owner: str | None, updated_at: str) -> bool:
         return False
     except (PermissionError, ValueError):
         return True
-    return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """Killed but not yet reaped (Linux): a daily job's worker killed with its job waits
+    for init to reap it, and the job's rerun must not wait for that to send its digest."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]  # the name may hold ") Z"
 
 
 @dataclass
