@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import inputs  # noqa: E402  (benchmarks/, the script's folder)
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
 from papersift.config import _toml_value  # noqa: E402
@@ -252,6 +253,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     ap.add_argument("--seed", type=int, default=5)
     a = ap.parse_args()
+    inputs.require(ap, a, 'dump')
     lines = run(a.dump, a.seed)
     sections.write(a.out, {"delivery": lines})
     print("\n".join(lines))

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import inputs  # noqa: E402  (benchmarks/, the script's folder)
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
 from papersift import config  # noqa: E402
@@ -279,6 +280,7 @@ def main() -> None:
     ap.add_argument("--backend", default="minilm-static",
                     help="embedding backend (the layer's cost does not depend on it)")
     args = ap.parse_args()
+    inputs.require(ap, args, 'dump')
     work = Path(tempfile.mkdtemp(prefix="papersift-llm-bench-"))
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     server = LLMServer().start()

@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import inputs  # benchmarks/, the script's folder
 import numpy as np
 import sections  # benchmarks/, the script's folder
 
@@ -300,6 +301,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="Write the --daily section into this file.")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one timed run on this store URL
     a = ap.parse_args()
+    inputs.require(ap, a, 'dump', 'lists')
     if a.repeat < 1:  # a median needs a run
         ap.error("--repeat must be at least 1")
     if a.child:

@@ -41,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import inputs  # noqa: E402  (benchmarks/, the script's folder)
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
 from papersift.sources.dump import import_dump  # noqa: E402
@@ -295,6 +296,7 @@ def main() -> None:
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
     ap.add_argument("--store-url", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    inputs.require(ap, a, 'dump')
     if a.serve:
         serve(a.store_url, a.serve)
         return
