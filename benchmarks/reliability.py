@@ -29,19 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
-from papersift.calendar import latest_listing_day  # noqa: E402
-from tests.arxiv_server import DAY2, ArxivServer, load_days  # noqa: E402
-from tests.delivery_servers import WebhookReceiver  # noqa: E402
+from tests.arxiv_server import load_days  # noqa: E402
 from tests.reliability.trials import (  # noqa: E402
     FAULT_P,
     FAULTS,
-    DailyTrials,
     Diff,
     IngestTrials,
     Stores,
-    build_daily_base,
     ingest_server,
-    other_libraries,
+    open_daily_trials,
 )
 
 SECTION = "## Fault suite: kill -9 under injected faults (`benchmarks/reliability.py`)"
@@ -66,13 +62,7 @@ def ingest(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
 
 
 def daily(trials: int, seed: int, folder: Path, stores: Stores, all_users: bool) -> dict:
-    records = load_days()
-    day = latest_listing_day()
-    library = build_daily_base(stores, records, day, folder)
-    with ArxivServer({day: records[DAY2]}) as server, WebhookReceiver() as hooks:
-        server.feed_day = day
-        bench = DailyTrials(server, hooks, stores, folder, day, library,
-                            other_libraries(records) if all_users else None)
+    with open_daily_trials(load_days(), stores, folder, all_users) as bench:
         t0 = time.perf_counter()
         results = [bench.run(s) for s in range(seed, seed + trials)]
         per_trial = (time.perf_counter() - t0) / trials

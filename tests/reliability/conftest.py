@@ -7,16 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from papersift.calendar import latest_listing_day
-from tests.arxiv_server import DATA, DAY2, ArxivServer, load_days
-from tests.delivery_servers import WebhookReceiver
+from tests.arxiv_server import DATA, load_days
 from tests.reliability.trials import (
     DailyTrials,
     IngestTrials,
     Stores,
-    build_daily_base,
     ingest_server,
-    other_libraries,
+    open_daily_trials,
 )
 
 
@@ -43,23 +40,14 @@ def ingest_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
 @pytest.fixture(scope="module")
 def daily_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[DailyTrials]:
-    """Today's feed is DAY2's papers; DAY1's are the background and the library."""
-    day = latest_listing_day()
-    folder = tmp_path_factory.mktemp("daily")
-    library = build_daily_base(stores, arxiv_records, day, folder)
-    with ArxivServer({day: arxiv_records[DAY2]}) as server, WebhookReceiver() as hooks:
-        server.feed_day = day
-        yield DailyTrials(server, hooks, stores, folder, day, library)
+    with open_daily_trials(arxiv_records, stores, tmp_path_factory.mktemp("daily"),
+                           all_users=False) as trials:
+        yield trials
 
 
 @pytest.fixture(scope="module")
 def all_users_trials(arxiv_records: dict[str, list[dict]], stores: Stores,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[DailyTrials]:
-    """The daily trials' day and base, with two more users: `daily --all-users`."""
-    day = latest_listing_day()
-    folder = tmp_path_factory.mktemp("all-users")
-    library = build_daily_base(stores, arxiv_records, day, folder)
-    with ArxivServer({day: arxiv_records[DAY2]}) as server, WebhookReceiver() as hooks:
-        server.feed_day = day
-        yield DailyTrials(server, hooks, stores, folder, day, library,
-                          other_libraries(arxiv_records))
+    with open_daily_trials(arxiv_records, stores, tmp_path_factory.mktemp("all-users"),
+                           all_users=True) as trials:
+        yield trials

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.reliability.trials import FAULTS, STAGES, DailyTrials, IngestTrials
+from tests.reliability.trials import FAULTS, STAGES, DailyResult, DailyTrials, IngestTrials
 
 SEED = int(os.environ.get("RELIABILITY_SEED", "8000"))
 INGEST_TRIALS = 50
@@ -34,16 +34,22 @@ def test_ingest_under_faults_and_kill_9_equals_a_clean_run(ingest_trials: Ingest
     assert set(ingest_trials.injected) == set(FAULTS), ingest_trials.injected
 
 
-@pytest.mark.slow
-def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
-        daily_trials: DailyTrials) -> None:
+def run_trials(trials: DailyTrials, n: int) -> list[DailyResult]:
+    """`n` seeded trials, each failing with its seed on the first violation."""
     results = []
-    for seed in range(SEED, SEED + DAILY_TRIALS):
-        r = daily_trials.run(seed)
+    for seed in range(SEED, SEED + n):
+        r = trials.run(seed)
         assert not r.violations, (f"seed {seed} (kill aimed at {r.aimed_at}, process "
                                   f"{r.ended} at stage {r.stage}): {r.violations}; replay "
                                   f"with RELIABILITY_SEED={seed}")
         results.append(r)
+    return results
+
+
+@pytest.mark.slow
+def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
+        daily_trials: DailyTrials) -> None:
+    results = run_trials(daily_trials, DAILY_TRIALS)
     # the kills really landed in the stages they were aimed at
     landed = {r.aimed_at for r in results if r.ended == "killed" and r.aimed_at != "any"}
     assert landed == {"ingest", "rank", "deliver"}, [(r.aimed_at, r.ended) for r in results]
@@ -54,11 +60,5 @@ def test_all_users_with_workers_killed_anywhere_deliver_each_channel_exactly_onc
         all_users_trials: DailyTrials) -> None:
     """`daily --all-users` with two forked workers: the kill hits the parent, its workers die
     with it (else they would deliver behind the rerun's back), and the rerun completes."""
-    results = []
-    for seed in range(SEED, SEED + ALL_USERS_TRIALS):
-        r = all_users_trials.run(seed)
-        assert not r.violations, (f"seed {seed} (kill aimed at {r.aimed_at}, process "
-                                  f"{r.ended} at stage {r.stage}): {r.violations}; replay "
-                                  f"with RELIABILITY_SEED={seed}")
-        results.append(r)
+    results = run_trials(all_users_trials, ALL_USERS_TRIALS)
     assert any(r.aimed_at == "workers" and r.ended == "killed" for r in results), results

@@ -18,7 +18,8 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from multiprocessing.process import BaseProcess
@@ -28,6 +29,7 @@ from click.testing import CliRunner
 from sqlalchemy import Table, select
 
 from papersift import config
+from papersift.calendar import latest_listing_day
 from papersift.cli import main
 from papersift.deliver.exactly_once import delivery_key
 from papersift.errors import SourceError
@@ -442,6 +444,19 @@ def build_daily_base(stores: Stores, records: dict[str, list[dict]], day: str,
     import_dump(base, dump)  # a second call (another fixture) changes nothing
     base.close()
     return [r["id"] for r in records[DAY1] if r["categories"].split()[0] == "cs.CL"][:5]
+
+
+@contextmanager
+def open_daily_trials(records: dict[str, list[dict]], stores: Stores, folder: Path,
+                      all_users: bool) -> Iterator[DailyTrials]:
+    """Today's feed is DAY2's papers, served with a webhook receiver; DAY1's are the
+    background and the libraries (`all_users`: four more users, `daily --all-users`)."""
+    day = latest_listing_day()
+    library = build_daily_base(stores, records, day, folder)
+    with ArxivServer({day: records[DAY2]}) as server, WebhookReceiver() as hooks:
+        server.feed_day = day
+        yield DailyTrials(server, hooks, stores, folder, day, library,
+                          other_libraries(records) if all_users else None)
 
 
 def other_libraries(records: dict[str, list[dict]]) -> dict[str, list[str]]:
