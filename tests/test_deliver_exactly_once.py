@@ -18,6 +18,7 @@ from papersift.doctor import diagnose
 from papersift.jobs import deliver_day, retry_pending
 from papersift.store import Store
 from papersift.store.deliveries import Claim
+from papersift.workers import running
 from tests.delivery_fixtures import DAY1, USER, Env, store_digest
 from tests.delivery_servers import SmtpServer, WebhookReceiver
 from tests.pg import both_stores
@@ -107,9 +108,10 @@ def test_a_claim_of_a_killed_process_not_yet_reaped_is_taken_over(denv: Env) -> 
         Store(denv.store_url).claim_delivery(USER, DAY1, "x", key)
         os._exit(0)
     try:
-        stat = Path(f"/proc/{pid}/stat")
-        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+        deadline = time.monotonic() + 30
+        while running(pid) and time.monotonic() < deadline:  # exited: unreaped, a zombie
             time.sleep(0.01)
+        assert Path(f"/proc/{pid}").exists()
         taken = denv.store().claim_delivery(USER, DAY1, "x", key)  # the zombie is still there
         assert isinstance(taken, Claim) and taken.attempt == 2
     finally:

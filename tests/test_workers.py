@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from papersift.errors import PapersiftError
-from papersift.workers import fork_map, worker_count
+from papersift.workers import fork_map, running, worker_count
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="forked workers: Linux only")
 
@@ -123,14 +123,7 @@ def test_workers_die_with_a_killed_job(tmp_path: Path) -> None:
         parent.kill()  # kill -9: no chance to shut its pool down
         parent.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(pid) for pid in workers), "workers outlived the killed job"
+    assert not any(running(pid) for pid in workers), "workers outlived the killed job"
 
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie awaiting its reaper counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import TypeVar
 
 from papersift.errors import PapersiftError
@@ -39,6 +40,23 @@ def worker_count(requested: int) -> int:
     if requested == 0:
         return (os.cpu_count() or 1) if sys.platform == "linux" else 1
     return requested
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` runs: not gone, and not killed but unreaped (a zombie, on
+    Linux; a worker killed with its job waits for init to reap it). True when it exists
+    but is not ours to signal."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux), or it ended just now
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]  # the name may hold ") Z"
 
 
 def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chunk: int,
