@@ -253,7 +253,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     ap.add_argument("--seed", type=int, default=5)
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump')
+    inputs.require(ap, a, "dump")
     lines = run(a.dump, a.seed)
     sections.write(a.out, {"delivery": lines})
     print("\n".join(lines))

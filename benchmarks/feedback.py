@@ -222,7 +222,7 @@ def main() -> None:
     ap.add_argument("--part", default="feedback,bibtex")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump', 'splits', 'lists')
+    inputs.require(ap, a, "dump", "splits", "lists")
     a.cache.parent.mkdir(parents=True, exist_ok=True)
     header = ["## Profiles and feedback (issue 4)", "",
               "Command: `python benchmarks/feedback.py --out benchmarks/RESULTS.md` (both parts; "

@@ -280,7 +280,7 @@ def main() -> None:
     ap.add_argument("--backend", default="minilm-static",
                     help="embedding backend (the layer's cost does not depend on it)")
     args = ap.parse_args()
-    inputs.require(ap, args, 'dump')
+    inputs.require(ap, args, "dump")
     work = Path(tempfile.mkdtemp(prefix="papersift-llm-bench-"))
     os.environ["XDG_DATA_HOME"] = str(work / "data")
     server = LLMServer().start()

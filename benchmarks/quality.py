@@ -89,7 +89,7 @@ def main() -> None:
                     help="comma-separated digest.quality_weight values (about 10 min each)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump', 'signals')
+    inputs.require(ap, a, "dump", "signals")
     lines = section(a.dump, a.signals, [w for w in a.backtest_weights.split(",") if w.strip()])
     sections.write(a.out, {"quality": lines})
     print("\n".join(lines))

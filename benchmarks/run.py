@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--day", default="2025-11-12")
     ap.add_argument("--embed-n", type=int, default=512)
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump')
+    inputs.require(ap, a, "dump")
     work = Path(tempfile.mkdtemp(prefix="papersift-bench-"))
     env = dict(os.environ, PAPERSIFT_STORE_URL=f"sqlite:///{work / 'bench.sqlite'}",
                PAPERSIFT_DIGEST_OUT_DIR=str(work / "digests"), HF_HUB_OFFLINE="1")

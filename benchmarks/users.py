@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import inputs  # benchmarks/, the script's folder
@@ -88,16 +89,13 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
             "per user ms (wall) | peak RSS MiB |", "|---|---|---|---|---|---|"]
     for n in counts:
         profiles = [user(i) for i in range(n)]
-        runs = []  # (wall, cpu) of each repetition: the machine's speed drifts between runs
-        for _ in range(repeat):
-            t0, c0 = time.perf_counter(), _cpu()
+
+        def one_process(profiles: list[UserProfile] = profiles) -> None:
             for prof in profiles:
                 get_ranker(ranker).fit(prof, background).rank(today, explain=10)
-            runs.append((time.perf_counter() - t0, _cpu() - c0))
-        wall, cpu = sorted(runs)[len(runs) // 2]
+
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append(f"| {n} | {wall:.2f} | {min(runs)[0]:.2f}–{max(runs)[0]:.2f} | {cpu:.2f} | "
-                    f"{1000 * wall / n:.1f} | {rss:.0f} |")
+        rows.append(f"| {n} | {_timed(one_process, repeat, n)} | {rss:.0f} |")
     workers = worker_count(workers)
     if workers > 1:  # the largest count again, over the daily job's forked workers
 
@@ -105,18 +103,15 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
             return [get_ranker(ranker).fit(profiles[i], background).rank(today, explain=10)
                     [:20] for i in part]
 
-        runs = []
-        for _ in range(repeat):
-            t0, c0 = time.perf_counter(), _cpu()
+        def forked() -> None:
             picks = [s for part in fork_map(task, range(len(profiles)), workers,
                                             USERS_PER_TASK) for s in part]
-            runs.append((time.perf_counter() - t0, _cpu() - c0))
-        assert len(picks) == len(profiles)
-        wall, cpu = sorted(runs)[len(runs) // 2]
+            assert len(picks) == len(profiles)
+
+        row = _timed(forked, repeat, len(profiles))
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        rows.append(f"| {len(profiles)}, {workers} worker processes | {wall:.2f} | "
-                    f"{min(runs)[0]:.2f}–{max(runs)[0]:.2f} | {cpu:.2f} | "
-                    f"{1000 * wall / len(profiles):.1f} | {rss:.0f} (largest worker) |")
+        rows.append(f"| {len(profiles)}, {workers} worker processes | {row} | "
+                    f"{rss:.0f} (largest worker) |")
     return [*rows, "", "CPU s is the CPU time of the process and its workers (both cores): "
             "on a busy machine it shows the cost that wall time hides. Peak RSS is the whole "
             "process's (corpus, embeddings and model included). Worker processes are forked "
@@ -124,6 +119,19 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
             f"{USERS_PER_TASK} users a task, each worker limited to one BLAS thread); their "
             "time includes forking them and sending each user's top 20 back. "
             "Target: ≤ 10 s for 1,000 users.", ""]
+
+
+def _timed(run: Callable[[], None], repeat: int, users: int) -> str:
+    """Table cells of `run` timed `repeat` times: median wall s, range, its CPU s, wall ms
+    per user (the machine's speed drifts between runs, hence the median and range)."""
+    runs = []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), _cpu()
+        run()
+        runs.append((time.perf_counter() - t0, _cpu() - c0))
+    wall, cpu = sorted(runs)[len(runs) // 2]
+    return (f"{wall:.2f} | {min(runs)[0]:.2f}–{max(runs)[0]:.2f} | {cpu:.2f} | "
+            f"{1000 * wall / users:.1f}")
 
 
 def _cpu() -> float:
@@ -301,7 +309,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="Write the --daily section into this file.")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one timed run on this store URL
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump', 'lists')
+    inputs.require(ap, a, "dump", "lists")
     if a.repeat < 1:  # a median needs a run
         ap.error("--repeat must be at least 1")
     if a.child:

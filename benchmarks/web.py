@@ -296,7 +296,7 @@ def main() -> None:
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
     ap.add_argument("--store-url", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    inputs.require(ap, a, 'dump')
+    inputs.require(ap, a, "dump")
     if a.serve:
         serve(a.store_url, a.serve)
         return
