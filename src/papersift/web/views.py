@@ -110,6 +110,18 @@ class Views:
                 self._matrix = (n, ids, m)
             return self._matrix[1], self._matrix[2]
 
+    def nearest(self, vec: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The `k` cached papers closest to `vec`, with their cosine: from PostgreSQL's
+        pgvector index once `papersift embed --index` built one, else in numpy."""
+        found = self.store.nearest(self.model_key, vec, k)
+        if found is not None:
+            return found
+        ids, m = self.matrix()
+        if not len(ids):
+            return []
+        sims = m @ vec
+        return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
+
     def vectors(self, papers: list[Paper], compute: bool) -> dict[str, np.ndarray]:
         if compute:
             return dict(zip([p.id for p in papers], embed_papers(self.store, self.embedder,
@@ -221,13 +233,8 @@ class Views:
         except PapersiftError:  # the model cannot load: the page still shows the paper
             view.embedded = False
             return view
-        ids, m = self.matrix()
-        if len(ids):
-            sims = m @ vec
-            order = [i for i in np.argsort(-sims)[:SIMILAR + 1] if ids[i] != p.id][:SIMILAR]
-            near = self.store.get_papers([ids[i] for i in order])
-            view.similar = self._cards(user, [near[ids[i]] for i in order if ids[i] in near],
-                                       [f"{sims[i]:.2f}" for i in order if ids[i] in near])
+        hits = [(pid, sim) for pid, sim in self.nearest(vec, SIMILAR + 1) if pid != p.id]
+        view.similar = self._hits(user, hits[:SIMILAR])
         liked = list(self.store.get_papers(self._liked(user)).values())
         lib = self.vectors(liked, compute=False)
         ranked = sorted(((float(v @ vec), pid) for pid, v in lib.items() if pid != p.id),
@@ -244,16 +251,17 @@ class Views:
             return []
         if mode != "semantic":
             return self._cards(user, self.store.search_text(query, filters, limit))
-        ids, m = self.matrix()
-        if not len(ids):
-            return []
-        sims = m @ self.embedder.encode([query])[0]
-        order = np.argsort(-sims)[: limit * 20]  # filters apply to the best few hundred
-        keep = self.store.filter_ids([ids[i] for i in order], filters)
-        top = [i for i in order if ids[i] in keep][:limit]
-        papers = self.store.get_papers([ids[i] for i in top])
-        return self._cards(user, [papers[ids[i]] for i in top if ids[i] in papers],
-                           [f"{sims[i]:.2f}" for i in top if ids[i] in papers])
+        # filters apply afterwards, to the best few hundred
+        wide = filters != Filters()
+        hits = self.nearest(self.embedder.encode([query])[0], limit * 20 if wide else limit)
+        keep = self.store.filter_ids([pid for pid, _ in hits], filters)
+        return self._hits(user, [(pid, sim) for pid, sim in hits if pid in keep][:limit])
+
+    def _hits(self, user: str, hits: list[tuple[str, float]]) -> list[Card]:
+        """Cards of (paper id, similarity) hits, in order, the similarity as their reason."""
+        papers = self.store.get_papers([pid for pid, _ in hits])
+        return self._cards(user, [papers[pid] for pid, _ in hits if pid in papers],
+                           [f"{sim:.2f}" for pid, sim in hits if pid in papers])
 
     def profile(self, user: str) -> dict:
         b = beliefs(self.settings, self.store, user)

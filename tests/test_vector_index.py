@@ -1,0 +1,72 @@
+"""pgvector: `papersift embed --index` moves semantic search into PostgreSQL, with the same
+answers as the numpy search it replaces; stores without it keep numpy and say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from papersift.cli import main
+from papersift.rank.embed import MiniLM, embed_papers
+from papersift.records import Paper
+from tests.arxiv_server import DAY1
+from tests.pg import PgCluster
+from tests.web_fixtures import ANN, make_web
+
+QUERIES = ["recommender systems for online shopping", "speech recognition in noisy rooms",
+           "aligning language models with human preferences", "image segmentation"]
+
+
+def _index(url: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, ["embed", "--index"], env={
+        "PAPERSIFT_STORE_URL": url, "PAPERSIFT_EMBEDDING_BACKEND": "minilm"})
+    return res.exit_code, res.output
+
+
+def test_semantic_search_runs_in_pgvector_with_numpy_answers(
+        pgvector_cluster: PgCluster, web_store_file: Path, embedder: MiniLM,
+        tmp_path: Path) -> None:
+    url = pgvector_cluster.copy_of(web_store_file)
+    web = make_web(tmp_path, url, embedder, accounts=False)  # a server started before
+    c = web.client()
+    paper_id = web.store.digest(ANN, DAY1)[3].paper_id
+
+    def answers() -> tuple[list, list]:
+        found = [[(h["id"], h["reason"]) for h in c.get("/api/search", params={
+            "q": q, "mode": "semantic", "limit": 10}).json()] for q in QUERIES]
+        return found, [s["id"] for s in c.get(f"/api/papers/{paper_id}").json()["similar"]]
+
+    query = embedder.encode([QUERIES[0]])[0]
+    assert web.store.nearest(embedder.key, query, 5) is None  # numpy until indexed
+    before = answers()
+    assert all(len(hits) == 10 for hits in before[0]) and len(before[1]) == 8
+
+    code, out = _index(url)
+    n = web.store.count_embeddings(embedder.key)
+    assert code == 0 and f"pgvector index of {embedder.key}: {n} vectors" in out, out
+    assert web.store.nearest(embedder.key, query, 5) is not None  # now from the index
+    assert answers() == before
+
+    # a paper embedded after the index was built is found by meaning at once
+    new = Paper("2412.99100", "Conversational shopping assistants that recommend products",
+                "A recommender for online retail that talks with customers.", ["A. Author"],
+                ["cs.IR"], announced=DAY1)
+    with web.store.begin() as conn:
+        web.store.upsert_papers(conn, [new])
+    embed_papers(web.store, embedder, [new])
+    hits = c.get("/api/search", params={"q": QUERIES[0], "mode": "semantic"}).json()
+    assert hits[0]["id"] == new.id
+
+    code, out = _index(url)  # again: nothing to copy, nothing duplicated
+    assert code == 0 and f": {n + 1} vectors" in out and "copied" not in out, out
+    web.store.close()
+
+
+def test_index_without_pgvector_is_a_one_line_error(pg_cluster: PgCluster,
+                                                     tmp_path: Path) -> None:
+    for url, msg in ((pg_cluster.new_database(), "pgvector is not installed"),
+                     (f"sqlite:///{tmp_path / 's.sqlite'}", "needs a PostgreSQL store")):
+        code, out = _index(url)
+        assert code == 1 and msg in out, out
+        assert len(out.strip().splitlines()) == 1
