@@ -36,6 +36,7 @@ from papersift import config
 from papersift.backtest import Corpus, paper_date
 from papersift.jobs import USERS_PER_TASK
 from papersift.profile.config_source import read_id_file
+from papersift.rank import blend
 from papersift.rank.base import (
     Background,
     Candidates,
@@ -112,6 +113,7 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows.append(f"| {len(profiles)}, {workers} worker processes | {row} | "
                     f"{rss:.0f} (largest worker) |")
+    rows += ["", *_period_builds(background, repeat)]
     return [*rows, "", "CPU s is the CPU time of the process and its workers (both cores): "
             "on a busy machine it shows the cost that wall time hides. Peak RSS is the whole "
             "process's (corpus, embeddings and model included). Worker processes are forked "
@@ -119,6 +121,35 @@ def measure(corpus: Corpus, lists_dir: Path, day: str, ranker: str,
             f"{USERS_PER_TASK} users a task, each worker limited to one BLAS thread); their "
             "time includes forking them and sending each user's top 20 back. "
             "Target: ≤ 10 s for 1,000 users.", ""]
+
+
+def _period_builds(background: Background, repeat: int) -> list[str]:
+    """The shared per-period state built from scratch (as on a new day), its TF-IDF fitted by
+    papersift's `fit_tfidf` and, as the baseline, by sklearn's own `fit_transform`,
+    interleaved; both must give the same period."""
+    fits = {"sklearn `TfidfVectorizer.fit_transform` (baseline)":
+            lambda tfidf, texts: tfidf.fit_transform(texts),
+            "`rank/tfidf_fit.py: fit_tfidf` (papersift)": blend.fit_tfidf}
+    times: dict[str, list[float]] = {name: [] for name in fits}
+    built = {}
+    try:
+        for _ in range(repeat):
+            for name, fit in fits.items():
+                blend.fit_tfidf = fit  # type: ignore[assignment]
+                t0 = time.perf_counter()
+                built[name] = blend._build_period(background)
+                times[name].append(time.perf_counter() - t0)
+    finally:
+        blend.fit_tfidf = fits["`rank/tfidf_fit.py: fit_tfidf` (papersift)"]
+    a, b = built.values()
+    assert a.tfidf.vocabulary_ == b.tfidf.vocabulary_ and np.array_equal(a.bg_df, b.bg_df)
+    base = float(np.median(next(iter(times.values()))))
+    return [f"The per-period state built from scratch (a new day; {len(background.papers)} "
+            f"background papers), median of {repeat}, interleaved; both give the same "
+            "vocabulary and document frequencies:", "",
+            "| TF-IDF fitted by | period build s | range | ratio |", "|---|---|---|---|",
+            *[f"| {name} | {np.median(ts):.2f} | {min(ts):.2f}–{max(ts):.2f} | "
+              f"{np.median(ts) / base:.2f}× |" for name, ts in times.items()]]
 
 
 def _timed(run: Callable[[], None], repeat: int, users: int) -> str:

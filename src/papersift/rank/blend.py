@@ -47,6 +47,7 @@ from papersift.rank.base import (
     short_title,
 )
 from papersift.rank.boosts import author_hits, keyword_hits
+from papersift.rank.tfidf_fit import fit_tfidf
 from papersift.records import Paper
 
 NB_ALPHA = 0.1  # smoothing of the log-count ratios
@@ -193,17 +194,17 @@ def _build_period(background: Background) -> Period:
     # part then scores 0 and the semantic parts rank alone until papers accumulate.
     texts = [asl_text(p) for p in background.papers] or ["papersift"]
     try:
-        x = tfidf.fit_transform(texts)
+        counts = fit_tfidf(tfidf, texts)  # = tfidf.fit, in 0.6 of the time
     except ValueError:  # too few background papers for the usual pruning: keep every term
         tfidf.set_params(min_df=1, max_df=1.0, stop_words=None)
-        x = tfidf.fit_transform(texts)
+        counts = fit_tfidf(tfidf, texts)
     vecs = background.sample.vecs
     d = vecs.shape[1] if vecs.ndim == 2 and vecs.shape[1] else 384
     cov = np.cov(vecs.T) if len(vecs) > 1 else np.eye(d)
     shrink = LDA_SHRINK * np.trace(cov) / d
     # float32 like the vectors: a float64 direction would copy every user's vectors to
     # float64 before each product (measured ~8 % of a user's fit + rank)
-    return Period(tfidf=tfidf, bg_df=_doc_freq(x), n_bg=x.shape[0],
+    return Period(tfidf=tfidf, bg_df=_doc_freq(counts), n_bg=counts.shape[0],
                   mu=(vecs.mean(0) if len(vecs) else np.zeros(d)).astype(np.float32),
                   precision=np.linalg.inv(cov + shrink * np.eye(d)).astype(np.float32),
                   sample=background.sample,
