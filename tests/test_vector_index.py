@@ -3,9 +3,14 @@ answers as the numpy search it replaces; stores without it keep numpy and say wh
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from papersift.cli import main
 from papersift.rank.embed import MiniLM, embed_papers
@@ -18,9 +23,12 @@ QUERIES = ["recommender systems for online shopping", "speech recognition in noi
            "aligning language models with human preferences", "image segmentation"]
 
 
-def _index(url: str) -> tuple[int, str]:
-    res = CliRunner().invoke(main, ["embed", "--index"], env={
-        "PAPERSIFT_STORE_URL": url, "PAPERSIFT_EMBEDDING_BACKEND": "minilm"})
+def _env(url: str) -> dict[str, str]:
+    return {"PAPERSIFT_STORE_URL": url, "PAPERSIFT_EMBEDDING_BACKEND": "minilm"}
+
+
+def _index(url: str, *args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, ["embed", "--index", *args], env=_env(url))
     return res.exit_code, res.output
 
 
@@ -70,3 +78,35 @@ def test_index_without_pgvector_is_a_one_line_error(pg_cluster: PgCluster,
         code, out = _index(url)
         assert code == 1 and msg in out, out
         assert len(out.strip().splitlines()) == 1
+
+
+def test_killed_indexing_continues_where_it_stopped(pgvector_cluster: PgCluster,
+                                                    web_store_file: Path,
+                                                    embedder: MiniLM) -> None:
+    url = pgvector_cluster.copy_of(web_store_file)
+    engine = create_engine(url)
+
+    def counts() -> tuple[int, int, int]:
+        """(vectors of the model, of them in the index column, distinct papers)"""
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*), count(vec), count(DISTINCT paper_id) FROM embeddings "
+                "WHERE model = :m"), {"m": embedder.key}).one()
+
+    # batches of 10: the kill lands long before the last of ~40 commits
+    proc = subprocess.Popen([sys.executable, "-m", "papersift", "embed", "--index", "--batch",
+                             "10"], env=os.environ | _env(url), stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # progress, one line per committed batch
+        if line.startswith("copied 20/"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(60)
+    total, filled, distinct = counts()
+    assert 20 <= filled < total == distinct  # batches committed, none lost or doubled
+    code, out = _index(url, "--batch", "50")
+    assert code == 0 and f"{total} vectors" in out, out
+    assert f"copied {total - filled}/{total - filled}" in out  # only what was left
+    assert counts() == (total, total, total)
+    engine.dispose()

@@ -38,7 +38,7 @@ def migrate_store(src_url: str, dst_url: str, resume: bool, batch: int) -> None:
 @click.option("--since", help="Only papers announced on or after this day.")
 @click.option("--until", help="Only papers announced before this day.")
 @click.option("--batch", default=512, show_default=True,
-              help="Papers embedded and committed at a time.")
+              help="Papers embedded (or vectors indexed) and committed at a time.")
 @click.option("--shard", help="i/n: take only the i-th of n disjoint shares (n workers).")
 @click.option("--export-missing", type=click.Path(path_type=Path),
               help="Write the missing papers' texts as JSON lines instead of embedding them.")
@@ -66,13 +66,13 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
         console.print(f"stored {stored} vectors ({embedder.key}); skipped {stale} whose "
                       "paper changed since the export")
         return
-    if not (all_ or since or until):
-        if index:
-            _index(store, embedder.key)
-            return
-        raise PapersiftError("say what to embed: --all, or --since/--until DAY (or --index)")
     if batch < 1:
         raise PapersiftError(f"--batch must be at least 1, not {batch}")
+    if not (all_ or since or until):
+        if index:
+            _index(store, embedder.key, batch)
+            return
+        raise PapersiftError("say what to embed: --all, or --since/--until DAY (or --index)")
     scope = bf.Scope(parse_day(since) if since else None, parse_day(until) if until else None,
                      bf.Shard.parse(shard) if shard else bf.ALL)
     if export_missing:
@@ -90,13 +90,13 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
                   f"{store.count_missing_embeddings(embedder.key, scope.since, scope.until)} "
                   "still missing in that range" + (" (all shards)" if shard else ""))
     if index:
-        _index(store, embedder.key)
+        _index(store, embedder.key, batch)
 
 
-def _index(store: Store, model: str) -> None:
+def _index(store: Store, model: str, batch: int) -> None:
     def show(done: int, total: int) -> None:
         err.print(f"copied {done}/{total} vectors into the index column")
 
-    n = store.enable_vector_index(model, progress=show)
+    n = store.enable_vector_index(model, batch, progress=show)
     console.print(f"pgvector index of {model}: {n} vectors; semantic search now runs in "
                   "PostgreSQL")

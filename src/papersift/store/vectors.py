@@ -22,7 +22,6 @@ from papersift.errors import StoreError
 
 MIN_VERSION = (0, 5)  # HNSW indexes came with pgvector 0.5
 SEARCH_MAX = 1000  # hnsw.ef_search's ceiling: an index scan returns at most this many rows
-FILL_BATCH = 2000
 
 
 def vector_literal(v: np.ndarray) -> str:
@@ -69,10 +68,11 @@ class VectorIndexMixin:
                               "WHERE paper_id = :p AND model = :m"),
                          [{"v": vector_literal(v), "p": pid, "m": model} for pid, v in items])
 
-    def enable_vector_index(self, model: str,
+    def enable_vector_index(self, model: str, batch: int = 2000,
                             progress: Callable[[int, int], None] | None = None) -> int:
         """Turn pgvector on for `model`: the extension, the column, every stored vector copied
-        into it (resumable: only rows still lacking it) and the HNSW index. Returns the
+        into it (`batch` rows per commit; resumable: only rows still lacking it) and the HNSW
+        index. Returns the
         number of indexed vectors. Safe to run again: it fills what was stored without it."""
         if self.engine.dialect.name != "postgresql":
             raise StoreError("embed --index needs a PostgreSQL store with pgvector; on SQLite "
@@ -89,7 +89,7 @@ class VectorIndexMixin:
                 rows = conn.execute(text(
                     "SELECT paper_id, vector FROM embeddings WHERE model = :m AND vec IS NULL "
                     "AND paper_id > :a ORDER BY paper_id LIMIT :n"),
-                    {"m": model, "a": after, "n": FILL_BATCH}).all()
+                    {"m": model, "a": after, "n": batch}).all()
                 if not rows:
                     break
                 self.fill_vec(conn, model, [(pid, np.frombuffer(blob, dtype=np.float32))
