@@ -33,7 +33,9 @@ from papersift.rank.embed import make_embedder  # noqa: E402
 from papersift.store import Store  # noqa: E402
 
 SECTION = "vector-search"
-KS = (50, 1000)  # the paper page's few similar papers … and a filtered search's candidates
+# the paper page's similar papers (and itself), a search's 50 results, and the candidates
+# of a filtered search (20 × 50)
+KS = (9, 50, 1000)
 
 
 def _ms(xs: list[float]) -> str:
@@ -85,8 +87,10 @@ def main() -> None:
         index_s = time.perf_counter() - t
         pg_ms: dict[int, list[float]] = {k: [] for k in KS}
         recall: dict[int, list[float]] = {k: [] for k in KS}
-        for qi, q in enumerate(queries):
-            for k in KS:
+        for q in queries:  # untimed: the index's pages into the server's cache
+            store.nearest(model, q, KS[0])
+        for k in KS:  # each k over every query: none profits from the one before
+            for qi, q in enumerate(queries):
                 t = time.perf_counter()
                 hits = store.nearest(model, q, k)
                 pg_ms[k].append(time.perf_counter() - t)
@@ -108,20 +112,21 @@ def main() -> None:
         f"{date.today()}. Command: `.venv/bin/python benchmarks/vector_search.py --store "
         f"STORE --papers {a.papers} --queries {a.queries}`.",
         "",
-        "| search | top 50 ms p50 / p99 | top 1000 ms p50 / p99 | recall@50 | recall@1000 | "
-        "memory per web process |",
-        "|---|---|---|---|---|---|",
-        f"| numpy, every vector in memory (the default) | {_ms(numpy_ms[50])} | "
-        f"{_ms(numpy_ms[1000])} | 1 (exact) | 1 (exact) | {mib:.0f} MiB, loaded in "
-        f"{load_s:.1f} s |",
-        f"| pgvector HNSW (`papersift embed --index`) | {_ms(pg_ms[50])} | "
-        f"{_ms(pg_ms[1000])} | {np.mean(recall[50]):.3f} | {np.mean(recall[1000]):.3f} | "
-        "none (in the database) |",
+        "| search | " + " | ".join(f"top {k} ms p50 / p99 | recall@{k}" for k in KS)
+        + " | memory per web process |",
+        "|---|" + "---|---|" * len(KS) + "---|",
+        "| numpy, every vector in memory (the default) | "
+        + " | ".join(f"{_ms(numpy_ms[k])} | 1 (exact)" for k in KS)
+        + f" | {mib:.0f} MiB, loaded in {load_s:.1f} s |",
+        "| pgvector HNSW (`papersift embed --index`) | "
+        + " | ".join(f"{_ms(pg_ms[k])} | {np.mean(recall[k]):.3f}" for k in KS)
+        + " | none (in the database) |",
         "",
         f"`embed --index` on these {a.papers:,} vectors took {index_s:.0f} s (copying them "
         f"into the `vector` column and building the HNSW index, once; later vectors join it "
         f"as they are stored). Storing them took {copy_s:.0f} s. pgvector times include the "
-        "round trip and the index check of each query. Semantic search asks for its limit, "
+        "round trip and the index check of each query; the index is searched with "
+        "`hnsw.ef_search` = max(100, 2k) (`store/vectors.py`). Semantic search asks for its limit, "
         "or for 20 × its limit (1,000 for 50 results) when filters are set, which apply "
         "afterwards.",
     ]
