@@ -10,7 +10,7 @@ from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import Store
 from papersift.store.db import DigestEntry
-from tests.pg import both_stores
+from tests.pg import PgCluster, both_stores
 
 
 def paper(pid: str, day: str = "2025-11-12") -> Paper:
@@ -102,3 +102,21 @@ def test_library_resync_neither_duplicates_nor_keeps_removed(store_url: str) -> 
     store.sync_library("ann", "config", ["2511.00001", "2511.00002", "2511.00001"])
     store.sync_library("ann", "config", ["2511.00002", "2511.00003"])
     assert sorted(e.paper_id for e in store.library("ann")) == ["2511.00002", "2511.00003"]
+
+
+def test_a_password_in_the_store_url_stays_out_of_errors() -> None:
+    """A dead PostgreSQL endpoint: one line naming the fix, and the password shown as ***."""
+    res = CliRunner().invoke(main, ["runs"], env={
+        "PAPERSIFT_STORE_URL": "postgresql://bob:s3cret-pw@127.0.0.1:1/papers"})
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+    assert "cannot reach the database server" in res.output and "start it" in res.output
+    assert "s3cret-pw" not in res.output and "bob:***@127.0.0.1" in res.output
+
+
+def test_unknown_database_or_user_on_postgresql(pg_cluster: PgCluster) -> None:
+    base = pg_cluster.url("postgres")
+    for url, msg in ((base.rsplit("/", 1)[0] + "/nosuchdb", "createdb"),
+                     (base.replace("papersift@", "nobody:pw@"), "refused to log in")):
+        with pytest.raises(StoreError, match=msg) as e:
+            Store(url)
+        assert ":pw@" not in str(e.value)

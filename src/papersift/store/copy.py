@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from papersift.errors import StoreError
 from papersift.store import schema as t
-from papersift.store.db import Store
+from papersift.store.db import Store, redacted
 
 Progress = Callable[[str, int, int], None]  # (table, rows copied, rows in the source)
 
@@ -46,8 +46,9 @@ def copy_store(src_url: str, dst_url: str, *, batch: int = 5000, resume: bool = 
         have = _counts(dst)
         if any(have.values()) and not resume:
             full = ", ".join(f"{k} ({v})" for k, v in have.items() if v)
-            raise StoreError(f"destination {dst_url} is not empty ({full}): give --resume to "
-                             "finish an interrupted copy into it, or use an empty database")
+            raise StoreError(f"destination {redacted(dst_url)} is not empty ({full}): give "
+                             "--resume to finish an interrupted copy into it, or use an empty "
+                             "database")
         want = _counts(src)
         for tab in t.metadata.sorted_tables:  # parents before the tables that refer to them
             if have[tab.name] == want[tab.name]:

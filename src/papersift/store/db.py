@@ -40,20 +40,38 @@ from papersift.store.web import WebMixin
 
 _HERE = Path(__file__).parent
 _PG_SCHEME = re.compile(r"^postgres(ql)?://")
+_PASSWORD = re.compile(r"(://[^/:@]*:)[^/@]*@")  # scheme://user:PASSWORD@host
 
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def redacted(url: str) -> str:
+    """`url` fit for messages and logs: a password in it shows as ***."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
 def _friendly(url: str, e: Exception) -> StoreError:
     msg = str(getattr(e, "orig", e) or e)
+    first = msg.splitlines()[0] if msg else type(e).__name__
+    if any(s in msg for s in ("Connection refused", "could not translate host name",
+                              "timeout expired", "No route to host", "Network is unreachable")):
+        return StoreError(f"cannot reach the database server of store {url} ({first}): start "
+                          "it, or fix the host and port in store.url (PAPERSIFT_STORE_URL)")
+    if "password authentication failed" in msg or "no password supplied" in msg or \
+            re.search(r'role "[^"]*" does not exist', msg):
+        return StoreError(f"the database server refused to log in to store {url} ({first}): "
+                          "fix the user or password in store.url (PAPERSIFT_STORE_URL)")
+    if re.search(r'database "[^"]*" does not exist', msg):
+        return StoreError(f"store {url}: {first}: create it (createdb NAME) or fix store.url "
+                          "(PAPERSIFT_STORE_URL)")
     if "readonly" in msg or "read-only" in msg or ("unable to open" in msg and _read_only(url)):
         return StoreError(f"store {url} is read-only: fix its permissions (or its disk's "
                           "mount) or point store.url (PAPERSIFT_STORE_URL) at a writable file")
     if "disk is full" in msg or "disk I/O error" in msg:
         # SQLITE_FULL, or SQLITE_IOERR when a write is refused outright (EFBIG, ENOSPC)
-        return StoreError(f"store {url} could not write ({msg.splitlines()[0]}): the disk is "
+        return StoreError(f"store {url} could not write ({first}): the disk is "
                           "full or failing; free space on it (or point store.url elsewhere) "
                           "and rerun: the step that failed stored nothing")
     if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
@@ -62,7 +80,7 @@ def _friendly(url: str, e: Exception) -> StoreError:
     if "unable to open" in msg:
         return StoreError(f"cannot open store {url}: check that its folder exists and is "
                           "writable, or set store.url")
-    return StoreError(f"store {url} failed: {msg.splitlines()[0]}")
+    return StoreError(f"store {url} failed: {first}")
 
 
 def _read_only(url: str) -> bool:
@@ -100,7 +118,7 @@ class DigestEntry:
 class Store(QualityQueries, DeliveriesMixin, ProfilesMixin, LLMMixin, WebMixin,
             VectorIndexMixin):
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = redacted(url)  # for messages: the password stays out of errors and logs
         target = url.removeprefix("sqlite:///")
         if url.startswith("sqlite:///") and not target.startswith(("file:", ":memory:")):
             path = Path(target).expanduser()
