@@ -33,8 +33,7 @@ from papersift.rank.embed import make_embedder  # noqa: E402
 from papersift.store import Store  # noqa: E402
 
 SECTION = "vector-search"
-# the paper page's similar papers (and itself), a search's 50 results, and the candidates
-# of a filtered search (20 × 50)
+# the paper page's similar papers (and itself), a search's 50 results, and a long list
 KS = (9, 50, 1000)
 
 
@@ -126,9 +125,9 @@ def main() -> None:
         f"into the `vector` column and building the HNSW index, once; later vectors join it "
         f"as they are stored). Storing them took {copy_s:.0f} s. pgvector times include the "
         "round trip and the index check of each query; the index is searched with "
-        "`hnsw.ef_search` = max(100, 2k) (`store/vectors.py`). Semantic search asks for its limit, "
-        "or for 20 × its limit (1,000 for 50 results) when filters are set, which apply "
-        "afterwards.",
+        "`hnsw.ef_search` = max(100, 2k) (`store/vectors.py`). Not measured here: searches with "
+        "filters (category, dates, author), which join the papers inside the index scan "
+        "(pgvector's iterative scans) or, in numpy, keep only the papers that pass them.",
     ]
     sections.write(a.out, {SECTION: lines})
     print("\n".join(lines))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
@@ -40,12 +41,24 @@ def test_semantic_search_runs_in_pgvector_with_numpy_answers(
     c = web.client()
     paper_id = web.store.digest(ANN, DAY1)[3].paper_id
 
-    def answers() -> tuple[list, list]:
+    # a filter only the paper farthest from the query passes: filtering must come first
+    query = embedder.encode([QUERIES[0]])[0]
+    ids, m = web.store.embedding_matrix(embedder.key)
+    assert len(ids) > 20 * 5  # beyond what filtering the top 20 × limit used to reach
+    far = web.store.get_papers([ids[int(np.argmin(m @ query))]])
+    far_paper = next(iter(far.values()))
+    author = far_paper.authors[0]
+
+    def answers() -> tuple[list, list, list]:
         found = [[(h["id"], h["reason"]) for h in c.get("/api/search", params={
             "q": q, "mode": "semantic", "limit": 10}).json()] for q in QUERIES]
-        return found, [s["id"] for s in c.get(f"/api/papers/{paper_id}").json()["similar"]]
+        by_author = c.get("/api/search", params={"q": QUERIES[0], "mode": "semantic",
+                                                 "author": author, "limit": 5}).json()
+        assert far_paper.id in [h["id"] for h in by_author]
+        assert all(author.lower() in " ".join(h["authors"]).lower() for h in by_author)
+        return found, [s["id"] for s in c.get(f"/api/papers/{paper_id}").json()["similar"]], \
+            [(h["id"], h["reason"]) for h in by_author]
 
-    query = embedder.encode([QUERIES[0]])[0]
     assert web.store.nearest(embedder.key, query, 5) is None  # numpy until indexed
     before = answers()
     assert all(len(hits) == 10 for hits in before[0]) and len(before[1]) == 8

@@ -15,12 +15,16 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, cast, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import UserDefinedType
 
 from papersift.errors import StoreError
+from papersift.store import schema as t
+from papersift.store.web import Filters, filter_conditions
 
 MIN_VERSION = (0, 5)  # HNSW indexes came with pgvector 0.5
+ITERATIVE_SCANS = (0, 8)  # … and index scans that go on until enough rows pass a filter
 SEARCH_MAX = 1000  # hnsw.ef_search's ceiling: an index scan returns at most this many rows
 # hnsw.ef_search, the breadth of the graph search: max(EF_MIN, 2k). Measured on 90k real
 # vectors (benchmarks/vector_search.py): pgvector's default 40 finds 97 % of the exact top 9,
@@ -135,21 +139,48 @@ class VectorIndexMixin:
         return int(self._scalar("SELECT octet_length(vector) / 4 FROM embeddings "
                                 "WHERE model = :m LIMIT 1", m=model) or 0)
 
-    def nearest(self, model: str, vec: np.ndarray, k: int) -> list[tuple[str, float]] | None:
-        """The `k` (≤ SEARCH_MAX) papers whose `model` vectors are closest to `vec`, by
-        inner product (the vectors are normalised), from the HNSW index; None when there is
-        no index for `model` (then search in numpy)."""
+    def nearest(self, model: str, vec: np.ndarray, k: int,
+                filters: Filters | None = None) -> list[tuple[str, float]] | None:
+        """The `k` (≤ SEARCH_MAX) papers passing `filters` whose `model` vectors are closest
+        to `vec`, by inner product (the vectors are normalised), from the HNSW index; None
+        when there is no index for `model` (or, with filters, a pgvector without iterative
+        scans): then search in numpy."""
         if not self.has_vec_column() or not self._scalar(
                 "SELECT 1 FROM pg_indexes WHERE indexname = :n", n=index_name(model)):
             return None
+        cond = filter_conditions(filters) if filters else []
+        if cond and self._version() < ITERATIVE_SCANS:
+            return None
         dim, k = len(vec), min(k, SEARCH_MAX)
-        expr = f"vec::vector({dim})"  # the index's expression, verbatim
+        width = _Vector(dim)  # cast as in the index's expression, so the index serves it
+        e = t.embeddings
+        vec_column = literal_column("embeddings.vec")  # not in the schema: pgvector's only
+        dist = cast(vec_column, width).op("<#>")(cast(bindparam("q", vector_literal(vec)), width))
+        q = select(e.c.paper_id, dist).where(e.c.model == literal_column(_quoted(model)))
+        if cond:
+            q = q.join(t.papers, t.papers.c.id == e.c.paper_id).where(*cond)
         with self.begin() as conn:
             # an HNSW scan yields at most ef_search rows: never fewer than wanted
             conn.execute(text(f"SET LOCAL hnsw.ef_search = "
                               f"{min(SEARCH_MAX, max(EF_MIN, 2 * k))}"))
-            rows = conn.execute(text(
-                f"SELECT paper_id, -({expr} <#> CAST(:q AS vector({dim}))) FROM embeddings "
-                f"WHERE model = {_quoted(model)} ORDER BY {expr} <#> CAST(:q AS vector({dim})) "
-                "LIMIT :k"), {"q": vector_literal(vec), "k": k}).all()
-        return [(pid, float(s)) for pid, s in rows]
+            if cond:  # keep walking the graph until k papers pass the filters
+                conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            rows = conn.execute(q.order_by(dist).limit(k)).all()
+        # relaxed order: nearly sorted by the index; exactly sorted here
+        return sorted(((pid, -float(d)) for pid, d in rows), key=lambda h: -h[1])
+
+    def _version(self) -> tuple[int, int]:
+        version = self._scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        return tuple(int(x) for x in str(version or "0.0").split(".")[:2])  # type: ignore[return-value]
+
+
+class _Vector(UserDefinedType):
+    """pgvector's `vector(dim)`, for casts: the column itself is untyped (widths differ)."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **_kw: object) -> str:
+        return f"vector({self.dim})"

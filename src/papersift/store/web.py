@@ -130,7 +130,7 @@ class WebMixin:
 
         filters = filters or Filters()
         p = t.papers
-        cond = _filter_conditions(filters)
+        cond = filter_conditions(filters)
         if self.engine.dialect.name == "sqlite":
             match = fts_query(query)
             if not match:
@@ -152,17 +152,12 @@ class WebMixin:
         with self.begin() as conn:
             return [_row_paper(r) for r in conn.execute(q)]
 
-    def filter_ids(self, ids: Sequence[str], filters: Filters) -> set[str]:
-        """Which of `ids` pass the filters (semantic search ranks first, then filters)."""
-        cond = _filter_conditions(filters)
-        if not cond:
-            return set(ids)
-        out: set[str] = set()
+    def matching_ids(self, filters: Filters) -> set[str]:
+        """Every paper that passes the filters: semantic search filters first, so that a
+        rare filter (one author) finds its papers however far down they rank."""
         with self.begin() as conn:
-            for i in range(0, len(ids), 500):
-                out |= set(conn.execute(select(t.papers.c.id).where(
-                    t.papers.c.id.in_(list(ids[i:i + 500])), *cond)).scalars())
-        return out
+            return set(conn.execute(select(t.papers.c.id).where(
+                *filter_conditions(filters))).scalars())
 
     def embedding_matrix(self, model: str) -> tuple[list[str], np.ndarray]:
         """Every cached vector of `model` (semantic search is a brute-force dot product)."""
@@ -261,7 +256,7 @@ def _category_any(categories: Sequence[str]) -> list[ColumnElement[bool]]:
     return [or_(*(padded.like(f"% {c} %") for c in categories))]
 
 
-def _filter_conditions(f: Filters) -> list[ColumnElement[bool]]:
+def filter_conditions(f: Filters) -> list[ColumnElement[bool]]:
     cond = _category_any([f.category]) if f.category else []
     if f.since:
         cond.append(t.papers.c.announced >= f.since)

@@ -110,17 +110,21 @@ class Views:
                 self._matrix = (n, ids, m)
             return self._matrix[1], self._matrix[2]
 
-    def nearest(self, vec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """The `k` cached papers closest to `vec`, with their cosine: from PostgreSQL's
-        pgvector index once `papersift embed --index` built one, else in numpy."""
-        found = self.store.nearest(self.model_key, vec, k)
+    def nearest(self, vec: np.ndarray, k: int,
+                filters: Filters | None = None) -> list[tuple[str, float]]:
+        """The `k` cached papers passing `filters` closest to `vec`, with their cosine: from
+        PostgreSQL's pgvector index once `papersift embed --index` built one, else in numpy."""
+        found = self.store.nearest(self.model_key, vec, k, filters)
         if found is not None:
             return found
         ids, m = self.matrix()
         if not len(ids):
             return []
         sims = m @ vec
-        return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
+        if filters and filters != Filters():
+            keep = self.store.matching_ids(filters)
+            sims = np.where([pid in keep for pid in ids], sims, -np.inf)
+        return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k] if sims[i] > -np.inf]
 
     def vectors(self, papers: list[Paper], compute: bool) -> dict[str, np.ndarray]:
         if compute:
@@ -251,11 +255,7 @@ class Views:
             return []
         if mode != "semantic":
             return self._cards(user, self.store.search_text(query, filters, limit))
-        # filters apply afterwards, to the best few hundred
-        wide = filters != Filters()
-        hits = self.nearest(self.embedder.encode([query])[0], limit * 20 if wide else limit)
-        keep = self.store.filter_ids([pid for pid, _ in hits], filters)
-        return self._hits(user, [(pid, sim) for pid, sim in hits if pid in keep][:limit])
+        return self._hits(user, self.nearest(self.embedder.encode([query])[0], limit, filters))
 
     def _hits(self, user: str, hits: list[tuple[str, float]]) -> list[Card]:
         """Cards of (paper id, similarity) hits, in order, the similarity as their reason."""
