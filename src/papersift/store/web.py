@@ -152,6 +152,16 @@ class WebMixin:
         with self.begin() as conn:
             return [_row_paper(r) for r in conn.execute(q)]
 
+    def filter_ids(self, ids: Sequence[str], filters: Filters) -> set[str]:
+        """Which of `ids` pass the filters."""
+        out: set[str] = set()
+        with self.begin() as conn:
+            for i in range(0, len(ids), 500):
+                out |= set(conn.execute(select(t.papers.c.id).where(
+                    t.papers.c.id.in_(list(ids[i:i + 500])), *filter_conditions(filters)))
+                    .scalars())
+        return out
+
     def matching_ids(self, filters: Filters) -> set[str]:
         """Every paper that passes the filters: semantic search filters first, so that a
         rare filter (one author) finds its papers however far down they rank."""

@@ -121,10 +121,17 @@ class Views:
         if not len(ids):
             return []
         sims = m @ vec
+        order = np.argsort(-sims)
         if filters and filters != Filters():
-            keep = self.store.matching_ids(filters)
-            sims = np.where([pid in keep for pid in ids], sims, -np.inf)
-        return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k] if sims[i] > -np.inf]
+            # Exact either way: if k of the best 20 k pass, no paper below them can be among
+            # the k best that pass. Most filters (a category, dates) pass that many and cost
+            # one small query; a rare one (an author) needs every paper that passes.
+            head = order[:20 * k]
+            keep = self.store.filter_ids([ids[i] for i in head], filters)
+            if len(keep) < k:
+                head, keep = order, self.store.matching_ids(filters)
+            order = np.array([i for i in head if ids[i] in keep], dtype=int)
+        return [(ids[i], float(sims[i])) for i in order[:k]]
 
     def vectors(self, papers: list[Paper], compute: bool) -> dict[str, np.ndarray]:
         if compute:
