@@ -4,10 +4,6 @@ into shards whose texts can be embedded elsewhere (a GPU machine, a Ray cluster)
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +13,7 @@ from sqlalchemy import create_engine, text
 from papersift.cli import main
 from papersift.rank.embed import StaticMiniLM
 from papersift.store import Store
+from tests.cli_kill import kill_at
 from tests.pg import both_stores
 
 KEY = StaticMiniLM().key
@@ -41,15 +38,7 @@ def test_killed_backfill_continues_where_it_stopped(store_copy, small_store_file
     url = store_copy(small_store_file)
     total = Store(url).count_papers()
     StaticMiniLM().encode(["warm the distilled model cache"])
-    proc = subprocess.Popen([sys.executable, "-m", "papersift", "embed", "--all", "--batch",
-                             "25"], env=os.environ | _env(url), stderr=subprocess.PIPE,
-                            text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:  # progress, one line per committed batch
-        if line.startswith("embedded 100/"):
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait(60)
+    kill_at(["embed", "--all", "--batch", "25"], _env(url), "embedded 100/")
     done, distinct = _rows(url)
     assert 100 <= done < total and done == distinct
     res = CliRunner().invoke(main, ["embed", "--all", "--batch", "100"], env=_env(url))

@@ -3,10 +3,6 @@ answers as the numpy search it replaces; stores without it keep numpy and say wh
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +13,7 @@ from papersift.cli import main
 from papersift.rank.embed import MiniLM, embed_papers
 from papersift.records import Paper
 from tests.arxiv_server import DAY1
+from tests.cli_kill import kill_at
 from tests.pg import PgCluster
 from tests.web_fixtures import ANN, make_web
 
@@ -107,15 +104,7 @@ def test_killed_indexing_continues_where_it_stopped(pgvector_cluster: PgCluster,
                 "WHERE model = :m"), {"m": embedder.key}).one()
 
     # batches of 10: the kill lands long before the last of ~40 commits
-    proc = subprocess.Popen([sys.executable, "-m", "papersift", "embed", "--index", "--batch",
-                             "10"], env=os.environ | _env(url), stderr=subprocess.PIPE,
-                            text=True)
-    assert proc.stderr is not None
-    for line in proc.stderr:  # progress, one line per committed batch
-        if line.startswith("copied 20/"):
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait(60)
+    kill_at(["embed", "--index", "--batch", "10"], _env(url), "copied 20/")
     total, filled, distinct = counts()
     assert 20 <= filled < total == distinct  # batches committed, none lost or doubled
     code, out = _index(url, "--batch", "50")

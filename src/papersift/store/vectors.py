@@ -37,6 +37,11 @@ def vector_literal(v: np.ndarray) -> str:
     return str(np.asarray(v, dtype=np.float32).tolist())
 
 
+def version_of(version: object) -> tuple[int, ...]:
+    """(major, minor) of a pgvector version string such as "0.8.6"."""
+    return tuple(int(x) for x in str(version).split(".")[:2])
+
+
 def index_name(model: str) -> str:
     return "ix_embeddings_vec_" + hashlib.sha1(model.encode()).hexdigest()[:12]
 
@@ -80,8 +85,8 @@ class VectorIndexMixin:
                             progress: Callable[[int, int], None] | None = None) -> int:
         """Turn pgvector on for `model`: the extension, the column, every stored vector copied
         into it (`batch` rows per commit; resumable: only rows still lacking it) and the HNSW
-        index. Returns the
-        number of indexed vectors. Safe to run again: it fills what was stored without it."""
+        index. Returns the number of indexed vectors. Safe to run again: it fills what was
+        stored without it."""
         if self.engine.dialect.name != "postgresql":
             raise StoreError("embed --index needs a PostgreSQL store with pgvector; on SQLite "
                              "semantic search runs in numpy and needs no index")
@@ -124,7 +129,7 @@ class VectorIndexMixin:
                              f"{self.url}: install it (e.g. apt install postgresql-"
                              "NN-pgvector) and run papersift embed --index again; until then "
                              "semantic search runs in numpy")
-        if tuple(int(x) for x in str(version).split(".")[:2]) < MIN_VERSION:
+        if version_of(version) < MIN_VERSION:
             raise StoreError(f"pgvector {version} has no HNSW index (0.5 or later needed): "
                              "upgrade the extension and run papersift embed --index again")
         try:  # not self.begin(): its generic message would hide what to do
@@ -145,12 +150,9 @@ class VectorIndexMixin:
         to `vec`, by inner product (the vectors are normalised), from the HNSW index; None
         when there is no index for `model` (or, with filters, a pgvector without iterative
         scans): then search in numpy."""
-        if not self.has_vec_column() or not self._scalar(
-                "SELECT 1 FROM pg_indexes WHERE indexname = :n", n=index_name(model)):
+        if not self.has_vec_column():
             return None
         cond = filter_conditions(filters) if filters else []
-        if cond and self._version() < ITERATIVE_SCANS:
-            return None
         dim, k = len(vec), min(k, SEARCH_MAX)
         width = _Vector(dim)  # cast as in the index's expression, so the index serves it
         e = t.embeddings
@@ -159,7 +161,13 @@ class VectorIndexMixin:
         q = select(e.c.paper_id, dist).where(e.c.model == literal_column(_quoted(model)))
         if cond:
             q = q.join(t.papers, t.papers.c.id == e.c.paper_id).where(*cond)
-        with self.begin() as conn:
+        with self.begin() as conn:  # one transaction: the checks, the settings, the search
+            indexed, version = conn.execute(text(
+                "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = :n), "
+                "(SELECT extversion FROM pg_extension WHERE extname = 'vector')"),
+                {"n": index_name(model)}).one()
+            if not indexed or (cond and version_of(version) < ITERATIVE_SCANS):
+                return None
             # an HNSW scan yields at most ef_search rows: never fewer than wanted
             conn.execute(text(f"SET LOCAL hnsw.ef_search = "
                               f"{min(SEARCH_MAX, max(EF_MIN, 2 * k))}"))
@@ -168,10 +176,6 @@ class VectorIndexMixin:
             rows = conn.execute(q.order_by(dist).limit(k)).all()
         # relaxed order: nearly sorted by the index; exactly sorted here
         return sorted(((pid, -float(d)) for pid, d in rows), key=lambda h: -h[1])
-
-    def _version(self) -> tuple[int, int]:
-        version = self._scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        return tuple(int(x) for x in str(version or "0.0").split(".")[:2])  # type: ignore[return-value]
 
 
 class _Vector(UserDefinedType):

@@ -154,12 +154,12 @@ class WebMixin:
 
     def filter_ids(self, ids: Sequence[str], filters: Filters) -> set[str]:
         """Which of `ids` pass the filters."""
+        cond = filter_conditions(filters)
         out: set[str] = set()
         with self.begin() as conn:
             for i in range(0, len(ids), 500):
                 out |= set(conn.execute(select(t.papers.c.id).where(
-                    t.papers.c.id.in_(list(ids[i:i + 500])), *filter_conditions(filters)))
-                    .scalars())
+                    t.papers.c.id.in_(list(ids[i:i + 500])), *cond)).scalars())
         return out
 
     def matching_ids(self, filters: Filters) -> set[str]:
