@@ -97,6 +97,33 @@ def test_ratings_of_shown_papers_teach_which_evidence_counts(day: Day) -> None:
     assert np.array_equal(get_ranker("papersift").fit(rated, bg).weights, PART_WEIGHTS)
 
 
+def test_papers_close_to_a_digest_thumbs_up_rise_above_where_an_import_puts_them(
+        day: Day) -> None:
+    """The same five papers 👍'd in digests lift their closest neighbours more than when they
+    were imported with the library (what a user likes now), and the reason says so."""
+    papers, vecs = day
+    bg = Background(papers, Candidates(papers, vecs))
+    cands = Candidates(papers, vecs)
+    liked = list(range(0, 40, 4))
+    ups = [i for i in range(len(papers)) if i not in liked][10:15]
+    rows = [*liked, *ups]
+    prof = profile([papers[i] for i in rows], vecs[rows], [1] * len(rows))
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    sims = unit[ups] @ unit.T
+    sims[:, rows] = -np.inf
+    near = {papers[j].id for j in sims.argmax(1)}
+
+    def places(ranked: list) -> list[int]:
+        return [i for i, s in enumerate(ranked) if s.paper_id in near]
+
+    imported = get_ranker("papersift").fit(prof, bg).rank(cands)
+    prof.rated = np.arange(len(rows)) >= len(liked)
+    rated = get_ranker("papersift").fit(prof, bg).rank(cands)
+    assert np.mean(places(rated)) < np.mean(places(imported)) - 10
+    assert not any("which you 👍'd" in s.reason for s in imported)
+    assert any("which you 👍'd" in s.reason for s in rated if s.paper_id in near)
+
+
 def test_near_duplicates_do_not_fill_the_top_of_a_digest(day: Day) -> None:
     papers, vecs = day
     bg = Background(papers, Candidates(papers, vecs))

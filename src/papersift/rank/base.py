@@ -192,8 +192,9 @@ def explain(profile: UserProfile, papers: Sequence[Paper], vecs: np.ndarray) -> 
             parts.append("keyword: " + ", ".join(kws))
         if sims is not None:
             j = int(np.argmax(sims[i]))
+            rated = profile.rated is not None and profile.rated[liked[j]]
             parts.append(f"close to “{short_title(profile.library[liked[j]].title)}” "
-                         f"({sims[i, j]:.2f})")
+                         f"({sims[i, j]:.2f})" + (", which you 👍'd" if rated else ""))
         elif profile.description_vec is not None:
             parts.append(f"matches your interests description "
                          f"({profile.description_vec @ vecs[i]:.2f})")

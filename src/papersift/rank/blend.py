@@ -13,7 +13,9 @@ Cheap per-user models, each kept because the backtest measured it helping
   (half weight) to the 5 closest in TF-IDF space;
 - feedback: 👎 papers count as heavy background in the lexical and semantic models, and once
   there are a few, a logistic regression of 👍/library vs 👎 on embeddings learns what the
-  user turns down *within* their topics (👎 papers are on-topic: the ones that were shown).
+  user turns down *within* their topics (👎 papers are on-topic: the ones that were shown);
+  closeness to the papers they 👍'd in their digests adds to a paper's score (what a user
+  likes now, where the library also holds what they liked years ago).
 Each score is standardised against the background sample and summed; keywords and followed
 authors add to it. The sum's rank among the background sample is a calibrated "worth
 reading" level: 0.99 means the paper outranks 99 % of recent papers.
@@ -61,6 +63,8 @@ NEGATIVE_WEIGHT = 15.0  # an explicit thumbs-down counts like this many backgrou
 FEEDBACK_Z = 1.0  # weight of the 👍-vs-👎 regression, in blended-score units …
 FEEDBACK_RAMP = 20  # … reached at this many 👎 (fewer say less)
 FEEDBACK_MIN = 3  # 👎 needed before the regression is fitted at all
+LIKES_Z = 1.5  # weight of the closeness to the closest paper 👍'd in a digest …
+LIKES_RAMP = 5  # … reached at this many such 👍 (fewer say less)
 STACK_MIN = 5  # 👍 and 👎 of shown papers (each) before the part weights are learned
 STACK_PRIOR = 10  # … and how many 👍 weigh as much as the default weights
 STACK_FLOOR = 0.25  # no part falls below this share of its default weight
@@ -218,6 +222,10 @@ def _tfidf(tfidf: TfidfVectorizer, papers: list[Paper]) -> sp.csr_matrix:
     return tfidf.transform([asl_text(p) for p in papers])
 
 
+def _unit(vecs: np.ndarray) -> np.ndarray:
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+
+
 def _top_mean(sims: np.ndarray, k: int) -> np.ndarray:
     k = min(k, sims.shape[1])
     return np.partition(sims, -k, axis=1)[:, -k:].mean(1)
@@ -229,7 +237,7 @@ def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 1
     k = max(1, len(vecs) // size)
     if k == 1:
         return np.zeros(len(vecs), dtype=int)
-    unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    unit = _unit(vecs)
     centres = unit[np.random.default_rng(0).choice(len(unit), k, replace=False)]
     labels = None
     for _ in range(iters):
@@ -366,6 +374,12 @@ class Blend(Ranker):
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
         self.feedback = _feedback_model(profile)
+        rated_likes = pos & profile.rated if profile.rated is not None else np.zeros_like(pos)
+        self.likes = _unit(profile.library_vecs[rated_likes])
+        self.likes_mean, self.likes_std = 0.0, 1.0
+        if len(self.likes) and len(per.sample.vecs) > 1:  # standardised like the parts
+            cal = self._closest_like(per.sample.vecs[:CALIBRATION])
+            self.likes_mean, self.likes_std = float(cal.mean()), float(cal.std()) + 1e-9
         # standardise each part on the background sample, then calibrate the sum
         cal_vecs = per.sample.vecs[:CALIBRATION]
         parts = self._parts(per.calibration_x, cal_vecs)
@@ -402,11 +416,22 @@ class Blend(Ranker):
                                       for p in candidates.papers])
         return parts + self._feedback(candidates.vecs)
 
+    def _closest_like(self, vecs: np.ndarray) -> np.ndarray:
+        return (_unit(vecs) @ self.likes.T).max(1)
+
     def _feedback(self, vecs: np.ndarray) -> np.ndarray:
-        if self.feedback is None:
-            return np.zeros(len(vecs))
-        model, weight = self.feedback
-        return weight * model.decision_function(vecs)
+        """What the user's ratings of shown papers add: the 👍-vs-👎 regression, and the
+        closeness to the closest paper they 👍'd (measured, benchmarks/feedback.py: +0.017
+        ndcg@10 over the regression alone; as close to the newest library papers instead,
+        without ratings, it lost 0.005–0.023)."""
+        out = np.zeros(len(vecs))
+        if self.feedback is not None:
+            model, weight = self.feedback
+            out += weight * model.decision_function(vecs)
+        if len(self.likes) and len(vecs):
+            out += LIKES_Z * min(1.0, len(self.likes) / LIKES_RAMP) * (
+                self._closest_like(vecs) - self.likes_mean) / self.likes_std
+        return out
 
     def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
         out = []
