@@ -163,10 +163,15 @@ class Ranker(ABC):
         return self.quality_weight * z
 
 
+def unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero), for cosines."""
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+
+
 def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> list[int]:
     """Maximal marginal relevance: repeatedly take the paper whose score, less a penalty
     growing with its similarity to the closest paper already taken, is highest."""
-    unit = vecs[head] / np.maximum(np.linalg.norm(vecs[head], axis=1, keepdims=True), 1e-9)
+    unit = unit_rows(vecs[head])
     sims = unit @ unit.T
     base = s[head]
     closest = np.full(len(head), -np.inf)  # similarity to the closest paper taken so far

@@ -47,6 +47,7 @@ from papersift.rank.base import (
     explain,
     register,
     short_title,
+    unit_rows,
 )
 from papersift.rank.boosts import author_hits, keyword_hits
 from papersift.rank.tfidf_fit import fit_tfidf
@@ -222,10 +223,6 @@ def _tfidf(tfidf: TfidfVectorizer, papers: list[Paper]) -> sp.csr_matrix:
     return tfidf.transform([asl_text(p) for p in papers])
 
 
-def _unit(vecs: np.ndarray) -> np.ndarray:
-    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-
-
 def _top_mean(sims: np.ndarray, k: int) -> np.ndarray:
     k = min(k, sims.shape[1])
     return np.partition(sims, -k, axis=1)[:, -k:].mean(1)
@@ -237,7 +234,7 @@ def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 1
     k = max(1, len(vecs) // size)
     if k == 1:
         return np.zeros(len(vecs), dtype=int)
-    unit = _unit(vecs)
+    unit = unit_rows(vecs)
     centres = unit[np.random.default_rng(0).choice(len(unit), k, replace=False)]
     labels = None
     for _ in range(iters):
@@ -374,14 +371,14 @@ class Blend(Ranker):
                                                                    strict=True) if ok],
                                               liked, self.cluster_of, centres)
         self.feedback = _feedback_model(profile)
+        cal_vecs = per.sample.vecs[:CALIBRATION]
         rated_likes = pos & profile.rated if profile.rated is not None else np.zeros_like(pos)
-        self.likes = _unit(profile.library_vecs[rated_likes])
+        self.likes = unit_rows(profile.library_vecs[rated_likes])
         self.likes_mean, self.likes_std = 0.0, 1.0
-        if len(self.likes) and len(per.sample.vecs) > 1:  # standardised like the parts
-            cal = self._closest_like(per.sample.vecs[:CALIBRATION])
+        if len(self.likes) and len(cal_vecs) > 1:  # standardised like the parts
+            cal = self._closest_like(cal_vecs)
             self.likes_mean, self.likes_std = float(cal.mean()), float(cal.std()) + 1e-9
         # standardise each part on the background sample, then calibrate the sum
-        cal_vecs = per.sample.vecs[:CALIBRATION]
         parts = self._parts(per.calibration_x, cal_vecs)
         if parts.shape[1] >= 2:
             self.mean, self.std = parts.mean(1, keepdims=True), parts.std(1, keepdims=True) + 1e-9
@@ -417,7 +414,7 @@ class Blend(Ranker):
         return parts + self._feedback(candidates.vecs)
 
     def _closest_like(self, vecs: np.ndarray) -> np.ndarray:
-        return (_unit(vecs) @ self.likes.T).max(1)
+        return (unit_rows(vecs) @ self.likes.T).max(1)
 
     def _feedback(self, vecs: np.ndarray) -> np.ndarray:
         """What the user's ratings of shown papers add: the 👍-vs-👎 regression, and the
