@@ -1,5 +1,6 @@
 """Every ranker on real papers: fresh stores, keyword-only profiles, thumbs-down."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,36 @@ def test_papers_close_to_a_digest_thumbs_up_rise_above_where_an_import_puts_them
     assert np.mean(places(rated)) < np.mean(places(imported)) - 10
     assert not any("which you 👍'd" in s.reason for s in imported)
     assert any("which you 👍'd" in s.reason for s in rated if s.paper_id in near)
+
+
+def test_a_paper_by_an_author_of_a_digest_thumbs_up_rises_unless_the_author_is_prolific(
+        day: Day) -> None:
+    papers, vecs = day
+    prolific = "Wei Zhang"  # on 20 of the recent papers: sharing them says little
+    recent = [replace(p, authors=[*p.authors, prolific]) if i < 20 else p
+              for i, p in enumerate(papers)]
+    bg = Background(recent, Candidates(recent, vecs))
+    rows = [*range(0, 40, 4), 41]
+    lib = [papers[i] for i in rows[:-1]] + [replace(papers[41], authors=["Zoë Quill", prolific])]
+    prof = profile(lib, vecs[rows], [1] * len(rows))
+    prof.rated = np.arange(len(rows)) == len(rows) - 1  # the last one was 👍'd in a digest
+    ranker = get_ranker("papersift").fit(prof, bg)
+    rest = [i for i in range(len(papers)) if i not in rows]
+    target = ranker.rank(Candidates([papers[i] for i in rest], vecs[rest]))[len(rest) // 2]
+
+    def place(authors: list[str]) -> tuple[int, str]:
+        cands = [replace(papers[i], authors=authors) if papers[i].id == target.paper_id
+                 else papers[i] for i in rest]
+        ranked = ranker.rank(Candidates(cands, vecs[rest]))
+        k = next(k for k, s in enumerate(ranked) if s.paper_id == target.paper_id)
+        return k, ranked[k].reason
+
+    plain, _ = place(["Nobody Else"])
+    by_liked, why = place(["Zoe QUILL"])  # the same name, accents and case aside
+    by_prolific, why_not = place([prolific])
+    assert by_liked < plain - 20
+    assert "by Zoë Quill, author of a paper you 👍'd" in why
+    assert by_prolific == plain and "you 👍'd" not in why_not
 
 
 def test_near_duplicates_do_not_fill_the_top_of_a_digest(day: Day) -> None:

@@ -40,6 +40,11 @@ def _same_author(followed: list[str], on_paper: list[str]) -> bool:
     return first == theirs
 
 
+def author_key(name: str) -> str:
+    """A name folded for exact comparison: 'Bernhard  Schölkopf' → 'bernhard scholkopf'."""
+    return " ".join(_name_parts(name))
+
+
 def author_hits(paper: Paper, authors: list[str]) -> list[str]:
     """Followed authors who are on the paper."""
     if not authors:
