@@ -12,6 +12,8 @@ from papersift.records import Paper
 @lru_cache(maxsize=8192)  # a day's texts are folded once, whatever the number of users
 def _fold(s: str) -> str:
     """Lower-case, accents removed, so 'Schölkopf' matches 'Scholkopf'."""
+    if s.isascii():  # most names and texts: nothing to decompose
+        return s.lower()
     s = unicodedata.normalize("NFKD", s)
     return "".join(c for c in s if not unicodedata.combining(c)).lower()
 
