@@ -91,7 +91,7 @@ class Period:
     calibration_x: sp.csr_matrix  # TF-IDF of the sample's first CALIBRATION papers
     vocabulary: np.ndarray  # term of each column, for reasons
     author_papers: dict[str, int]  # background papers of each author (by author_key)
-    _day: tuple[str, sp.csr_matrix] | None = None
+    _day: tuple[str, sp.csr_matrix, list[list[str]]] | None = None  # id hash, TF-IDF, authors
     # TF-IDF rows analysed so far, in blocks (appending to one matrix would copy it each
     # time); id → (block, row)
     _blocks: list[sp.csr_matrix] = field(default_factory=list)
@@ -109,10 +109,18 @@ class Period:
 
     def terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF of a day's candidates, analysed once for all users."""
+        return self._today(papers)[1]
+
+    def author_keys(self, papers: list[Paper]) -> list[list[str]]:
+        """`author_key` of each author of a day's candidates, folded once for all users."""
+        return self._today(papers)[2]
+
+    def _today(self, papers: list[Paper]) -> tuple[str, sp.csr_matrix, list[list[str]]]:
         key = _fingerprint(papers)
         if self._day is None or self._day[0] != key:
-            self._day = (key, _tfidf(self.tfidf, papers))
-        return self._day[1]
+            self._day = (key, _tfidf(self.tfidf, papers),
+                         [[author_key(a) for a in p.authors] for p in papers])
+        return self._day
 
     def paper_terms(self, papers: list[Paper]) -> sp.csr_matrix:
         """TF-IDF rows of library papers and top picks, each analysed once per period
@@ -137,9 +145,12 @@ class Period:
 
 
 def _fingerprint(papers: list[Paper]) -> str:
+    """Ids and authors (a new version of a paper may change its authors, which the period's
+    author counts and a day's author keys are built from)."""
     h = hashlib.sha1()
     for p in papers:
         h.update(p.id.encode())
+        h.update("\x1f".join(p.authors).encode())
     return h.hexdigest()
 
 
@@ -155,8 +166,6 @@ def period(background: Background) -> Period:
     h = hashlib.sha1(f"{__name__}:{_PERIOD_VERSION}".encode())
     h.update(_fingerprint(background.papers).encode())
     h.update(_fingerprint(background.sample.papers).encode())
-    # the author counts: a paper's new version may change its authors, not its id
-    h.update("\x1e".join("\x1f".join(p.authors) for p in background.papers).encode())
     h.update(np.ascontiguousarray(background.sample.vecs).tobytes())
     key = h.hexdigest()
     if not _PERIOD or _PERIOD[0][1] != key:
@@ -420,17 +429,20 @@ class Blend(Ranker):
     def scores(self, candidates: Candidates) -> np.ndarray:
         x = self.period.terms(candidates.papers)
         parts = self.weights @ ((self._parts(x, candidates.vecs) - self.mean) / self.std)
-        if self.profile.keywords or self.profile.authors or self.liked_authors:
+        if self.profile.keywords or self.profile.authors:
             parts = parts + np.array([KEYWORD_Z * bool(keyword_hits(p, self.profile.keywords))
                                       + AUTHOR_Z * bool(author_hits(p, self.profile.authors))
-                                      + LIKED_AUTHOR_Z * bool(self._liked_authors_of(p))
                                       for p in candidates.papers])
+        if self.liked_authors:
+            parts = parts + LIKED_AUTHOR_Z * np.array(
+                [bool(self._liked_authors_of(keys))
+                 for keys in self.period.author_keys(candidates.papers)])
         return parts + self._feedback(candidates.vecs)
 
-    def _liked_authors_of(self, paper: Paper) -> list[str]:
-        """Its authors who wrote a paper the user 👍'd in a digest (as named there)."""
-        return [self.liked_authors[k] for a in paper.authors
-                if (k := author_key(a)) in self.liked_authors]
+    def _liked_authors_of(self, keys: list[str]) -> list[str]:
+        """Of a paper's authors (`author_key`s), those who wrote a paper the user 👍'd in a
+        digest, as named there."""
+        return [self.liked_authors[k] for k in keys if k in self.liked_authors]
 
     def _closest_like(self, vecs: np.ndarray) -> np.ndarray:
         return (unit_rows(vecs) @ self.likes.T).max(1)
@@ -462,7 +474,8 @@ class Blend(Ranker):
             contrib = x.data[x.indptr[i]:x.indptr[i + 1]] * self.ratio[terms]
             top = [vocab[terms[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
             parts = [near[i]]
-            if liked_by := self._liked_authors_of(candidates.papers[i]):
+            if liked_by := self._liked_authors_of(
+                    [author_key(a) for a in candidates.papers[i].authors]):
                 parts.append("by " + ", ".join(liked_by[:2]) + ", author of a paper you 👍'd")
             if cluster is not None:
                 parts.append(f"interest: {self.cluster_titles[cluster[i]]}")
