@@ -396,7 +396,8 @@ class Blend(Ranker):
         self.likes_mean, self.likes_std = 0.0, 1.0
         self.liked_authors = {k: a for i in np.flatnonzero(rated_likes)
                               for a in profile.library[i].authors
-                              if per.author_papers.get(k := author_key(a), 0) <= LIKED_AUTHOR_MAX}
+                              if (k := author_key(a))  # not a name of punctuation only
+                              and per.author_papers.get(k, 0) <= LIKED_AUTHOR_MAX}
         if len(self.likes) and len(cal_vecs) > 1:  # standardised like the parts
             cal = self._closest_like(cal_vecs)
             self.likes_mean, self.likes_std = float(cal.mean()), float(cal.std()) + 1e-9
