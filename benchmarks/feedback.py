@@ -34,7 +34,15 @@ import numpy as np
 import sections  # benchmarks/, the script's folder
 
 from papersift import config
-from papersift.backtest import Corpus, Replay, Task, list_metrics, macro, tasks_from_splits
+from papersift.backtest import (
+    Corpus,
+    Replay,
+    Task,
+    list_metrics,
+    macro,
+    ndcg10,
+    tasks_from_splits,
+)
 from papersift.quality.train import read_signals
 from papersift.rank.base import Background, UserProfile, get_ranker
 from papersift.rank.embed import make_embedder
@@ -63,6 +71,7 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     print(f"corpus, {len(tasks)} lists and their quality loaded in "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     metrics: dict[str, dict[str, dict]] = {arm: {} for arm in ARMS}
+    day_ndcg: dict[str, dict[str, list[float]]] = {arm: {} for arm in ARMS}
     stats: dict[str, tuple[int, int]] = {}
     seconds = dict.fromkeys(ARMS, 0.0)
     for task in tasks:
@@ -73,6 +82,7 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
             ranked_days, ups, downs = _replay(a, arm, task, days, background, replay, weight)
             seconds[arm] += time.perf_counter() - t1
             metrics[arm][task.name] = list_metrics(ranked_days)
+            day_ndcg[arm][task.name] = [ndcg10(r, pos) for r, pos in ranked_days if pos]
             if arm == "with":
                 stats[task.name] = (ups, downs)
         print(f"{task.name}: ndcg@10 " + " / ".join(
@@ -81,6 +91,7 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     m = {arm: macro(metrics[arm]) for arm in ARMS}
     keys = ("recall@10", "recall@25", "recall@50", "ndcg@10", "mrr")
     gain = m["with"]["ndcg@10"] - m["without"]["ndcg@10"]
+    lo, hi = _gain_interval(day_ndcg["without"], day_ndcg["with"])
     lines = [
         f"Ranker `{a.ranker}` with its defaults (quality weight {weight}, as `papersift "
         f"backtest`), embeddings `{a.backend}`, dev splits (`{a.splits.name}`, {len(tasks)} "
@@ -94,10 +105,12 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
           + f" | {seconds[arm]:.1f} |" for arm, label in ARMS.items()),
         "",
         f"Macro ndcg@10: {m['without']['ndcg@10']:.3f} → {m['with']['ndcg@10']:.3f} "
-        f"(**{gain:+.3f}**; target ≥ +0.05). The baseline is `papersift backtest`'s own "
-        "replay (BACKTEST.md); how much a 👍 or 👎 weighs is the ranker's (`rank/`), which "
-        "this measurement only calls. The bound row hands the ranker every positive of the "
-        "days before (more than any digest shows): what 👍 alone can add to these lists "
+        f"(**{gain:+.3f}**; target ≥ +0.05; 95 % interval {lo:+.3f} to {hi:+.3f}, from "
+        "2,000 paired resamplings of each list's test days). The baseline is `papersift "
+        "backtest`'s own replay (BACKTEST.md); how much a 👍 or 👎 weighs is the ranker's "
+        "(`rank/`), which this measurement only calls. The bound row hands the ranker "
+        "every positive of the days before (more than any digest shows): what 👍 alone can "
+        "add to these lists "
         f"({m['oracle']['ndcg@10'] - m['without']['ndcg@10']:+.3f}).",
         "",
         "| list | ndcg@10 without | with | bound | 👍 given | 👎 given |",
@@ -108,6 +121,18 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
                                                  for arm in ARMS)
                      + f" | {stats[name][0]} | {stats[name][1]} |")
     return lines
+
+
+def _gain_interval(without: dict[str, list[float]], with_: dict[str, list[float]],
+                   draws: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval of the macro ndcg@10 gain: each list's test days resampled,
+    both arms on the same days (the gain is the mean over lists of the mean daily gain)."""
+    rng = np.random.default_rng(0)
+    gains = [np.subtract(with_[name], without[name]) for name in without]
+    macro_gains = [np.mean([g[rng.integers(0, len(g), len(g))].mean() for g in gains])
+                   for _ in range(draws)]
+    lo, hi = np.percentile(macro_gains, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def _replay(a: argparse.Namespace, arm: str, task: Task, days: list, background: Background,

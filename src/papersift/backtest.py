@@ -126,6 +126,12 @@ def tasks_from_splits(corpus: Corpus, splits_file: Path, lists_dir: Path) -> lis
 # --- metrics --------------------------------------------------------------------------------
 
 
+def ndcg10(ranked: Sequence[str], pos: set[str]) -> float:
+    """ndcg@10 of one day's ranking (binary relevance); `pos` must not be empty."""
+    dcg = sum(1 / math.log2(i + 2) for i, pid in enumerate(ranked[:10]) if pid in pos)
+    return dcg / sum(1 / math.log2(i + 2) for i in range(min(10, len(pos))))
+
+
 def list_metrics(days: Sequence[tuple[Sequence[str], set[str]]]) -> dict[str, float]:
     """recall@k over all positives of a list; ndcg@10 and mrr over days with a positive."""
     hits = dict.fromkeys(K_LIST, 0)
@@ -139,9 +145,7 @@ def list_metrics(days: Sequence[tuple[Sequence[str], set[str]]]) -> dict[str, fl
         ranks = sorted(rank.get(p, math.inf) for p in pos)
         for k in K_LIST:
             hits[k] += sum(r < k for r in ranks)
-        dcg = sum(1 / math.log2(i + 2) for i, pid in enumerate(ranked[:10]) if pid in pos)
-        idcg = sum(1 / math.log2(i + 2) for i in range(min(10, len(pos))))
-        ndcgs.append(dcg / idcg)
+        ndcgs.append(ndcg10(ranked, pos))
         mrrs.append(1 / (ranks[0] + 1) if ranks[0] < math.inf else 0.0)
     out = {f"recall@{k}": hits[k] / npos if npos else 0.0 for k in K_LIST}
     out["ndcg@10"] = float(np.mean(ndcgs)) if ndcgs else 0.0
