@@ -28,13 +28,21 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args()
+    # the file is checked before the model loads: a bad export fails in a second, in one line
+    try:
+        texts = [json.loads(line)["text"]
+                 for line in a.texts.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        ap.error(f"cannot read {a.texts} ({type(e).__name__}: {e}): give the JSON lines "
+                 "written by `papersift embed --export-missing`")
+    if not texts:
+        ap.error(f"{a.texts} holds no papers: nothing to embed")
     import torch
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(a.model, device="cuda")
     model.float()  # compute in fp32 whatever the stored weights, like the CPU model
     model.max_seq_length = 256  # papersift's embedding.max_tokens default
-    texts = [json.loads(line)["text"] for line in a.texts.open(encoding="utf-8")]
 
     def timed(batch: list[str]) -> tuple[np.ndarray, float]:
         model.encode(batch[: 2 * a.batch], batch_size=a.batch)  # warm-up
