@@ -75,6 +75,17 @@ def test_track_record_counts_only_earlier_days() -> None:
     assert np.expm1(t.col("prior_disliked")[0]) == pytest.approx(1)
 
 
+def test_an_author_entry_without_a_name_has_no_track_record() -> None:
+    """Real records hold ':' where a list of names was split badly: such entries are no
+    author, so papers carrying one do not share a track record."""
+    earlier = [paper(f"2510.0000{i}", "2025-10-0" + str(i + 1), ["A B", ":"]) for i in range(3)]
+    target = paper("2511.00001", "2025-11-12", [":", "New Person"])
+    t = build([target], history([*earlier, target]),
+              [Event(earlier[0].id, "2025-10-02", "signal", 40.0)])
+    assert t.col("known_authors")[0] == 0
+    assert t.col("prior_papers_max")[0] == t.col("prior_votes_max")[0] == 0
+
+
 def test_no_future_information_reaches_a_paper() -> None:
     """Everything dated on or after the paper's day is invisible to it: later papers, later
     upvotes (also of earlier papers), later ratings, and a later version's comments."""

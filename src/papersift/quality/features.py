@@ -121,6 +121,12 @@ def author_key(name: str) -> str:
     return " ".join(_NON_WORD.sub(" ", name.lower()).split())
 
 
+def _author_keys(names: Iterable[str]) -> list[str]:
+    """Distinct keys of a paper's authors, in order; an entry without a name (real records
+    hold ':') has an empty key and is left out, or all such papers would share one author."""
+    return [k for k in dict.fromkeys(map(author_key, names)) if k]
+
+
 def _first_int(rx: re.Pattern[str], text: str) -> float:
     m = rx.search(text)
     return min(float(m.group(1)), 200.0) if m else 0.0
@@ -220,11 +226,11 @@ def build(papers: Sequence[Paper], history: Iterable[tuple[str, str, Sequence[st
     for pid, day, names in history:
         if pid in authors_of or not day:
             continue
-        authors_of[pid] = keys = list(dict.fromkeys(author_key(a) for a in names))
+        authors_of[pid] = _author_keys(names)
         by_day[day].append(pid)
     for p in papers:  # candidates missing from the history still get their own track record
         if p.id not in authors_of and paper_day(p):
-            authors_of[p.id] = list(dict.fromkeys(author_key(a) for a in p.authors))
+            authors_of[p.id] = _author_keys(p.authors)
             by_day[paper_day(p)].append(p.id)
     day_of = {pid: day for day, pids in by_day.items() for pid in pids}
     events_by_day: defaultdict[str, list[Event]] = defaultdict(list)
@@ -244,7 +250,7 @@ def build(papers: Sequence[Paper], history: Iterable[tuple[str, str, Sequence[st
     for day in sorted(set(by_day) | set(events_by_day) | set(wanted)):
         for i in wanted.get(day, ()):  # first read the past …
             p = papers[i]
-            rec.fill(x[i], authors_of.get(p.id) or [author_key(a) for a in p.authors])
+            rec.fill(x[i], authors_of.get(p.id) or _author_keys(p.authors))
         for pid in by_day.get(day, ()):  # … then let this day become the past
             rec.papers.update(authors_of[pid])
         for e in events_by_day.get(day, ()):

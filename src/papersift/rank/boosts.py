@@ -43,8 +43,11 @@ def _same_author(followed: list[str], on_paper: list[str]) -> bool:
 
 
 def author_key(name: str) -> str:
-    """A name folded for exact comparison: 'Bernhard  Schölkopf' → 'bernhard scholkopf'."""
-    return " ".join(_name_parts(name))
+    """A name folded for exact comparison: 'Bernhard  Schölkopf' → 'bernhard scholkopf'.
+    Empty for a "name" without a letter or digit (real records hold ':' where a
+    list of names was split badly): no key, so such entries never pool into one author."""
+    key = " ".join(_name_parts(name))
+    return key if any(c.isalnum() for c in key) else ""
 
 
 def author_hits(paper: Paper, authors: list[str]) -> list[str]:
