@@ -75,6 +75,13 @@ def test_track_record_counts_only_earlier_days() -> None:
     assert np.expm1(t.col("prior_disliked")[0]) == pytest.approx(1)
 
 
+def test_an_author_keeps_their_track_record_however_the_apostrophe_is_typed() -> None:
+    earlier = paper("2510.00001", "2025-10-01", ["Conor O’Brien"])
+    target = paper("2511.00001", "2025-11-12", ["Conor O'Brien", "New Person"])
+    t = build([target], history([earlier, target]), [])
+    assert t.col("known_authors")[0] == 0.5
+
+
 def test_an_author_entry_without_a_name_has_no_track_record() -> None:
     """Real records hold ':' where a list of names was split badly: such entries are no
     author, so papers carrying one do not share a track record."""

@@ -65,6 +65,22 @@ def test_keywords_alone_lift_matching_papers(day: Day) -> None:
     assert ranked[0].reason.startswith(f"keyword: {word}")
 
 
+def test_followed_authors_are_found_however_their_names_are_typed(day: Day) -> None:
+    """A name typed with a typographic apostrophe or initials (a phone, a CV) finds the
+    author as arXiv writes them; a different surname does not."""
+    papers, vecs = day
+    arxiv_names = {3: ["Ciarán O'Quill"], 7: ["Yusra Zephyrine", "Ada Lovelace"],
+                   9: ["Ciaran Quill"]}
+    papers = [replace(p, authors=arxiv_names.get(i, p.authors)) for i, p in enumerate(papers)]
+    bg = Background(papers, Candidates(papers, vecs))
+    prof = UserProfile("u", [], np.zeros((0, vecs.shape[1]), dtype=np.float32),
+                       np.zeros(0, dtype=int), authors=["Ciaran O’Quill", "Y. Zephyrine"])
+    ranked = get_ranker("papersift").fit(prof, bg).rank(Candidates(papers, vecs), explain=2)
+    assert {s.paper_id for s in ranked[:2]} == {papers[3].id, papers[7].id}
+    assert all(s.reason.startswith("author you follow: ") for s in ranked[:2])
+    assert papers[9].id not in {s.paper_id for s in ranked[:10]}
+
+
 def test_thumbs_down_pushes_similar_papers_down(day: Day) -> None:
     papers, vecs = day
     bg = Background(papers, Candidates(papers, vecs))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from papersift.names import name_parts
 from papersift.store import Store
 
 
@@ -20,22 +20,16 @@ class Candidate:
         return f"{self.name} ({self.papers} papers{', with ' + top if top else ''})"
 
 
-def _parts(name: str) -> list[str]:
-    s = "".join(c for c in unicodedata.normalize("NFKD", name)
-                 if not unicodedata.combining(c)).lower()
-    return s.replace(".", " ").replace("-", " ").split()
-
-
 def candidates(store: Store, name: str, limit: int = 5) -> list[Candidate]:
     """Names in the store with `name`'s surname and compatible initials, most papers
     first; each with the co-authors that tell people of the same name apart."""
-    want = _parts(name)
+    want = name_parts(name)
     if not want:
         return []
     found: dict[str, Candidate] = {}
     for _, authors in store.papers_by_author(name.split()[-1]):
         for a in authors:
-            theirs = _parts(a)
+            theirs = name_parts(a)
             if not theirs or theirs[-1] != want[-1]:
                 continue
             if len(want) > 1 and (len(theirs) < 2 or theirs[0][0] != want[0][0]):

@@ -15,13 +15,13 @@ one chronological pass over every paper, so a whole store costs seconds.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from papersift.names import author_key
 from papersift.records import Paper
 
 MAIN_VENUES = (
@@ -108,17 +108,6 @@ def known_comments(p: Paper) -> str:
     if p.version > 1 and (p.updated or "9999") > day:
         return ""
     return p.comments or ""
-
-
-_NON_WORD = re.compile(r"[^\w\s]")
-
-
-def author_key(name: str) -> str:
-    """Lower case, accents and punctuation removed: 'Ada Lovélace' is 'ada lovelace'."""
-    if not name.isascii():  # most names are: skip the costly Unicode decomposition
-        name = "".join(c for c in unicodedata.normalize("NFKD", name)
-                       if not unicodedata.combining(c))
-    return " ".join(_NON_WORD.sub(" ", name.lower()).split())
 
 
 def _author_keys(names: Iterable[str]) -> list[str]:

@@ -40,6 +40,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from papersift.config import xdg_cache_home
+from papersift.names import author_key
 from papersift.rank.anchors import asl_text
 from papersift.rank.base import (
     Background,
@@ -51,7 +52,7 @@ from papersift.rank.base import (
     short_title,
     unit_rows,
 )
-from papersift.rank.boosts import author_hits, author_key, keyword_hits
+from papersift.rank.boosts import author_hits, keyword_hits
 from papersift.rank.tfidf_fit import fit_tfidf
 from papersift.records import Paper
 
@@ -175,7 +176,7 @@ def period(background: Background) -> Period:
     return _PERIOD[0][2]
 
 
-_PERIOD_VERSION = 6  # bump when Period or its computation changes: old files are then ignored
+_PERIOD_VERSION = 7  # bump when Period or its computation changes: old files are then ignored
 
 
 def _period_dir() -> Path:
