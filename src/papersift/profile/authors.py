@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -17,7 +18,16 @@ class Candidate:
 
     def describe(self) -> str:
         top = ", ".join(n for n, _ in self.coauthors.most_common(3))
-        return f"{self.name} ({self.papers} papers{', with ' + top if top else ''})"
+        count = f"{self.papers} paper{'s' if self.papers != 1 else ''}"
+        return f"{self.name} ({count}{', with ' + top if top else ''})"
+
+
+def _needle(name: str) -> str:
+    """What to look for in the store's author lists: the surname's longest run of plain
+    letters, lower case, so 'tri dao', "O’Quill" or 'Schölkopf' still find 'Tri Dao',
+    "O'Quill" and 'Scholkopf' (the parts above then decide who matches)."""
+    surname = name.split()[-1].lower()
+    return max(re.findall(r"[a-z0-9]+", surname), key=len, default=surname)
 
 
 def candidates(store: Store, name: str, limit: int = 5) -> list[Candidate]:
@@ -27,7 +37,7 @@ def candidates(store: Store, name: str, limit: int = 5) -> list[Candidate]:
     if not want:
         return []
     found: dict[str, Candidate] = {}
-    for _, authors in store.papers_by_author(name.split()[-1]):
+    for _, authors in store.papers_by_author(_needle(name)):
         for a in authors:
             theirs = name_parts(a)
             if not theirs or theirs[-1] != want[-1]:

@@ -200,12 +200,13 @@ class ProfilesMixin:
                     out.setdefault(given, pid)
         return out
 
-    def papers_by_author(self, surname: str) -> Iterator[tuple[str, list[str]]]:
-        """(id, authors) of stored papers whose author list mentions `surname`."""
+    def papers_by_author(self, needle: str) -> Iterator[tuple[str, list[str]]]:
+        """(id, authors) of stored papers whose author list contains `needle` (lower case;
+        matched in any case, on PostgreSQL too, where LIKE alone is case-sensitive)."""
         import json
 
         q = select(t.papers.c.id, t.papers.c.authors).where(
-            t.papers.c.authors.like(f"%{surname}%"))
+            func.lower(t.papers.c.authors).contains(needle, autoescape=True))
         with self.begin() as conn:
             for pid, authors in conn.execute(q):
                 yield pid, json.loads(authors)
