@@ -220,6 +220,14 @@ def test_mixed_chinese_english_notes(tmp_path: Path, env: dict[str, str], store:
     assert "description: linear attention; state space models; scaling; KV cache" in out
 
 
+def test_notes_find_papers_linked_from_the_pages_researchers_share(tmp_path: Path) -> None:
+    note = tmp_path / "daily.md"
+    note.write_text("今天 HF 热榜 https://huggingface.co/papers/2401.04088 ，讨论见 "
+                    "https://www.alphaxiv.org/overview/2312.00752v2 和 [Cool Papers]"
+                    "(https://papers.cool/arxiv/2310.01889)。第 2401.12345 页不是论文。\n")
+    assert read_notes(note).ids == ["2401.04088", "2312.00752", "2310.01889"]
+
+
 def test_notes_without_links_or_prose(tmp_path: Path) -> None:
     prose = tmp_path / "p.md"
     prose.write_text("我关注 retrieval-augmented generation 和 reasoning。\n")

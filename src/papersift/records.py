@@ -12,13 +12,17 @@ from papersift.errors import PapersiftError
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
 _ID_RE = re.compile(rf"^(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<v>\d+))?$")
-_PREFIXES = re.compile(
-    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|^arxiv:", re.IGNORECASE
-)
+# Pages that name a paper by its arXiv id in the path: arXiv's own, and the mirrors
+# researchers share links from (Hugging Face daily papers, alphaXiv, ar5iv, Cool Papers).
+ID_PAGES = (r"(?:arxiv\.org/(?:abs|pdf|html)/|(?:huggingface|hf)\.co/papers/"
+            r"|alphaxiv\.org/(?:abs|overview|pdf)/|ar5iv(?:\.labs\.arxiv)?\.org/(?:abs|html)/"
+            r"|papers\.cool/arxiv/)")
+_PREFIXES = re.compile(rf"^(?:https?://)?(?:www\.|export\.)?{ID_PAGES}|^arxiv:", re.IGNORECASE)
 
 
 def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
-    """Return (id without version, version or None) for an id, `arXiv:` id or abs/pdf/html URL."""
+    """Return (id without version, version or None) for an id, `arXiv:` id, or the URL of
+    its page on arXiv (abs/pdf/html) or a mirror (`ID_PAGES`)."""
     text = raw.strip()
     s = _PREFIXES.sub("", text)
     s = s.split("?")[0].split("#")[0].rstrip("/")
