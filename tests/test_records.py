@@ -19,6 +19,8 @@ from papersift.records import parse_arxiv_id, split_authors
     ("https://ar5iv.labs.arxiv.org/html/2401.12345", ("2401.12345", None)),
     ("https://papers.cool/arxiv/2401.12345", ("2401.12345", None)),
     ("  0704.0001 ", ("0704.0001", None)),
+    ("1412.9999", ("1412.9999", None)),
+    ("1501.00001", ("1501.00001", None)),
     ("hep-th/9901001v2", ("hep-th/9901001", 2)),
     ("math.GT/0309136", ("math.GT/0309136", None)),
 ])
@@ -28,7 +30,8 @@ def test_accepts_the_forms_users_paste(raw: str, expected: tuple) -> None:
 
 @pytest.mark.parametrize("raw", ["", "2401.123", "1234", "arxiv.org/abs/", "2401.12345vX",
                                  "https://example.com/abs/2401.12345", "<script>",
-                                 "https://huggingface.co/2401.12345"])
+                                 "https://huggingface.co/2401.12345",
+                                 "2401.1234", "1412.12345", "2413.12345", "2401.00000"])
 def test_rejects_invalid_ids_with_the_expected_form(raw: str) -> None:
     with pytest.raises(PapersiftError, match="invalid arXiv id .*use a form like 2401.12345"):
         parse_arxiv_id(raw)

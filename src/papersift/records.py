@@ -29,13 +29,23 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     if s.lower().endswith(".pdf"):
         s = s[:-4]
     m = _ID_RE.match(s)
-    if not m:
+    if not m or not _plausible(m.group("id")):
         raise PapersiftError(
             f"invalid arXiv id {text!r}: use a form like 2401.12345, 2401.12345v2, "
             "hep-th/9901001 or https://arxiv.org/abs/2401.12345"
         )
     v = m.group("v")
     return m.group("id"), int(v) if v else None
+
+
+def _plausible(pid: str) -> bool:
+    """A new-style id names a real month, and has four digits after the dot until 2014,
+    five since (so a truncated '2401.1234' is caught here, not when arXiv has no such paper)."""
+    if "/" in pid:
+        return True
+    yymm, number = pid.split(".")
+    return 1 <= int(yymm[2:]) <= 12 and len(number) == (4 if yymm < "1501" else 5) \
+        and int(number) > 0
 
 
 def normalize_id(raw: str) -> str:
