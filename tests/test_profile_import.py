@@ -121,6 +121,19 @@ def test_command_line_ids_accumulate(env: dict[str, str], store: Store) -> None:
                             "zotero://user/<id>: check it")
 
 
+def test_semantic_scholar_and_dblp_entries_give_their_arxiv_id(tmp_path: Path) -> None:
+    """They cite a preprint as journal ArXiv / CoRR with volume abs/<id>; only those venues."""
+    bib = tmp_path / "s2.bib"
+    bib.write_text("@article{Gu2023MambaLS, title={Mamba: Linear-Time Sequence Modeling with "
+                   "Selective State Spaces}, journal={ArXiv}, volume={abs/2312.00752}}\n"
+                   "@article{dblp, title={Ring Attention}, journal={CoRR}, "
+                   "volume={abs/2310.01889}}\n"
+                   "@article{other, title={Not a Preprint}, journal={Phys. Rev.}, "
+                   "volume={abs/2312.00753}}\n")
+    got = read_bibtex(bib)
+    assert got.ids == ["2312.00752", "2310.01889"] and got.titles == ["Not a Preprint"]
+
+
 def test_latin1_bibtex_is_read_with_a_warning(tmp_path: Path) -> None:
     bib = tmp_path / "latin.bib"
     bib.write_bytes("@article{a, title={Schölkopf's kernels}, eprint={2401.00001}}\n"

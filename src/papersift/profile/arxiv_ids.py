@@ -14,6 +14,11 @@ IN_TEXT = re.compile(
     rf"(?:{ID_PAGES}|arxiv\s*[:.]?\s*|10\.48550/arxiv\.){_ID}(?![\d.])",
     re.IGNORECASE)
 _BARE = re.compile(rf"^\s*{_ID}\s*$", re.IGNORECASE)
+# Semantic Scholar and DBLP cite a preprint as journal "ArXiv" / "CoRR", volume "abs/<id>".
+_ABS_VOLUME = re.compile(rf"^\s*abs/{_ID}\s*$", re.IGNORECASE)
+_PREPRINT_VENUES = {"arxiv", "corr"}
+_VENUE_FIELDS = ("journal", "journaltitle", "journal_name", "publicationtitle",
+                 "secondary_title")
 
 # Fields where a record keeps its arXiv identity, most reliable first.
 _FIELDS = ("eprint", "archiveid", "doi", "url", "urls", "journal", "journal_name", "note",
@@ -31,6 +36,11 @@ def record_id(fields: Mapping[str, object]) -> str | None:
     eprint = lowered.get("eprint")
     prefix = str(lowered.get("archiveprefix") or lowered.get("eprinttype") or "arxiv")
     if isinstance(eprint, str) and prefix.lower() == "arxiv" and (m := _BARE.match(eprint)):
+        return _norm(m.group("id"))
+    volume = lowered.get("volume")
+    if (isinstance(volume, str) and (m := _ABS_VOLUME.match(volume))
+            and any(str(lowered.get(k) or "").strip().lower() in _PREPRINT_VENUES
+                    for k in _VENUE_FIELDS)):
         return _norm(m.group("id"))
     for key in _FIELDS:
         value = lowered.get(key)
