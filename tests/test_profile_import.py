@@ -228,7 +228,7 @@ def test_mixed_chinese_english_notes(tmp_path: Path, env: dict[str, str], store:
 
     code, out, errs = cli(env, "profile", "add", str(vault))
     assert code == 0, errs
-    assert "1 entries → 2 papers" in out and "1 matched by title" in out
+    assert "1 entry → 2 papers" in out and "1 matched by title" in out
     code, out, _ = cli(env, "profile", "show")
     assert "description: linear attention; state space models; scaling; KV cache" in out
 

@@ -12,6 +12,7 @@ from papersift.cli import _settings, console, err, main
 from papersift.config import Settings
 from papersift.errors import ProfileError
 from papersift.store import Store
+from papersift.wording import counted
 
 USER = click.option("--user", help="Whose profile (default: profile.user).")
 TERM_KINDS = {"follow": "author", "keyword": "keyword", "mute": "mute"}
@@ -58,7 +59,7 @@ def add(ctx: click.Context, sources: tuple[str, ...], user: str | None) -> None:
         for r in reports:
             _warn(r.warnings)
             console.print(r.summary())
-        console.print(f"library of {user}: {len(store.library(user))} papers")
+        console.print(f"library of {user}: {counted(len(store.library(user)), 'paper')}")
 
 
 @profile.command()
@@ -71,7 +72,7 @@ def sync(ctx: click.Context, user: str | None) -> None:
     with _open(ctx) as (settings, store):
         user = known_user(settings, store, user)
         _warn(sync_sources(settings, store, user, console.print))
-        console.print(f"library of {user}: {len(store.library(user))} papers")
+        console.print(f"library of {user}: {counted(len(store.library(user)), 'paper')}")
 
 
 @profile.command()
@@ -96,8 +97,8 @@ def remove(ctx: click.Context, source: str, user: str | None) -> None:
             known = ", ".join(f"{r.location} ({k})" for k, r in rows.items()) or "none"
             raise ProfileError(f"{user} has no source {source!r} (sources: {known})")
         n = store.remove_source(user, key)
-        console.print(f"removed {rows[key].location} ({n} papers); library of {user}: "
-                      f"{len(store.library(user))} papers")
+        console.print(f"removed {rows[key].location} ({counted(n, 'paper')}); library of "
+                      f"{user}: {counted(len(store.library(user)), 'paper')}")
 
 
 def _terms_command(name: str, kind: str, doc: str) -> None:

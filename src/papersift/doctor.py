@@ -12,6 +12,7 @@ from papersift.errors import ConfigError
 from papersift.jobs import threshold
 from papersift.profile.config_source import from_settings
 from papersift.store import Store
+from papersift.wording import counted
 
 
 def _next_listing(day: str) -> str:
@@ -110,7 +111,7 @@ def _deliveries(settings: Settings, store: Store, user: str, day: str,
             continue
         span = f" (with {', '.join(d for d in r.covers if d != day)})" if len(r.covers) > 1 \
             else ""
-        tries = f"{r.attempts} attempt{'s' if r.attempts != 1 else ''}"
+        tries = counted(r.attempts, "attempt")
         if r.status == "sent":
             out.append(f"{ch.name}: delivered at {r.sent_at}{span} after {tries}.")
         elif r.status == "failed":

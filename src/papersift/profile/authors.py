@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from papersift.names import name_parts
 from papersift.store import Store
+from papersift.wording import counted
 
 
 @dataclass
@@ -18,8 +19,7 @@ class Candidate:
 
     def describe(self) -> str:
         top = ", ".join(n for n, _ in self.coauthors.most_common(3))
-        count = f"{self.papers} paper{'s' if self.papers != 1 else ''}"
-        return f"{self.name} ({count}{', with ' + top if top else ''})"
+        return f"{self.name} ({counted(self.papers, 'paper')}{', with ' + top if top else ''})"
 
 
 def _needle(name: str) -> str:

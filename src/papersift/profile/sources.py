@@ -18,6 +18,7 @@ from papersift.profile.notes import read_notes
 from papersift.profile.zotero import read_zotero_sqlite, read_zotero_web
 from papersift.records import normalize_id
 from papersift.store import Store
+from papersift.wording import counted
 
 CLI_IDS = "ids:cli"  # ids given on the command line: they accumulate
 MAX_TITLE_LOOKUPS = 100  # arXiv asks for 3 s between requests: 5 minutes at most per import
@@ -52,14 +53,15 @@ class AddReport:
 
     def summary(self) -> str:
         where = "command line" if self.source.key == CLI_IDS else self.source.location
-        parts = [f"{where}: {self.entries} entries → {self.papers} papers "
+        parts = [f"{where}: {counted(self.entries, 'entry', 'entries')} → "
+                 f"{counted(self.papers, 'paper')} "
                  f"(+{self.added} new, −{self.removed} gone)"]
         if self.by_title:
             parts.append(f"{self.by_title} matched by title")
         if self.unresolved:
             parts.append(f"{len(self.unresolved)} not found")
         if self.warnings:
-            parts.append(f"{len(self.warnings)} warnings")
+            parts.append(counted(len(self.warnings), "warning"))
         if self.described:
             parts.append("notes prose added to your interest description")
         return "; ".join(parts)
@@ -189,8 +191,9 @@ def _fetch_missing(settings: Settings, store: Store, ids: list[str], report: Add
     if not missing:
         return
     if settings["arxiv.offline"]:
-        report.warnings.append(f"{len(missing)} papers are not in the store (arxiv.offline): "
-                               "they join the library and are looked up when arXiv is allowed")
+        report.warnings.append(f"{counted(len(missing), 'paper')} not in the store "
+                               "(arxiv.offline): they join the library and are looked up "
+                               "when arXiv is allowed")
         return
     from papersift.sources.fetch import fetch
 
