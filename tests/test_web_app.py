@@ -188,6 +188,16 @@ def test_keyword_and_semantic_search_with_filters(web_single: Web) -> None:
     assert "No results" in c.get("/search", params={"q": "zzqqxxnotaword"}).text
 
 
+def test_a_pasted_id_or_link_finds_that_paper(web_single: Web) -> None:
+    c = web_single.client()
+    pid = web_single.store.digest(ANN, DAY1)[0].paper_id
+    for q in (pid, f"https://arxiv.org/abs/{pid}v2", f"https://huggingface.co/papers/{pid}"):
+        for mode in ("keyword", "semantic"):
+            hits = c.get("/api/search", params={"q": q, "mode": mode}).json()
+            assert [h["id"] for h in hits] == [pid], (q, mode)
+    assert "No results" in c.get("/search", params={"q": "2401.99999"}).text
+
+
 def test_paper_page_explains_and_finds_similar_papers(web_single: Web) -> None:
     c = web_single.client()
     entry = web_single.store.digest(ANN, DAY1)[3]

@@ -17,7 +17,7 @@ from papersift.errors import PapersiftError
 from papersift.profile.show import beliefs, clusters
 from papersift.rank.base import short_title
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
-from papersift.records import Paper
+from papersift.records import Paper, normalize_id
 from papersift.store import Store
 from papersift.store.web import Filters, Pick
 from papersift.web import svg
@@ -260,6 +260,10 @@ class Views:
         query = query.strip()
         if not query:
             return []
+        try:  # a pasted id or link (arXiv's, Hugging Face's, …): that paper, in any mode
+            return self._cards(user, list(self.store.get_papers([normalize_id(query)]).values()))
+        except PapersiftError:
+            pass
         if mode != "semantic":
             return self._cards(user, self.store.search_text(query, filters, limit))
         return self._hits(user, self.nearest(self.embedder.encode([query])[0], limit, filters))
