@@ -3,6 +3,7 @@
 import gzip
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,24 @@ def test_bad_backtest_arguments(args: list[str], msg: str, tmp_path: Path) -> No
     res = CliRunner().invoke(main, ["backtest", "--corpus", str(tmp_path / "c.jsonl"), *args],
                              env={"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"})
     assert res.exit_code == 1 and msg in res.output
+
+
+def test_a_library_window_with_nothing_to_measure_is_a_one_line_error(
+        slice_corpus: Path, tmp_path: Path) -> None:
+    env = {"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    stranger = tmp_path / "stranger.txt"
+    stranger.write_text("0801.0001\n0802.0002\n")
+    for lib, start, end, msg in [
+            (LIST, "2020-01-01", "2020-01-05", "so the library would be empty"),
+            (LIST, "2026-12-01", "2026-12-05", "so there is nothing to measure"),
+            (stranger, START, END, "none of the 2 ids of")]:
+        res = CliRunner().invoke(main, ["backtest", "--corpus", str(slice_corpus), "--library",
+                                        str(lib), "--start", start, "--end", end], env=env)
+        assert res.exit_code == 1 and msg in res.output, res.output
+        assert len(res.output.strip().splitlines()) <= 2  # "loading …" then the error
+        if lib == LIST:
+            assert re.search(r"its papers in the corpus date from 20\d\d-\d\d-\d\d to 20\d\d-",
+                             res.output)
 
 
 def test_bad_corpus_and_splits_files(tmp_path: Path, slice_corpus: Path) -> None:

@@ -105,6 +105,26 @@ def make_task(corpus: Corpus, name: str, ids: Sequence[str], cutoff: str, end: s
     return task
 
 
+def check_measurable(task: Task, ids: Sequence[str], corpus: Corpus, source: str) -> None:
+    """A user's own list (`--library`) must leave something to measure: papers before the
+    start (the library) and papers listed in the window (the positives). Otherwise say so
+    now, with where the list's papers are, instead of a table of zeros after minutes."""
+    known = sorted(d for i in dict.fromkeys(ids) if i in corpus.by_id
+                   and (d := paper_date(corpus.by_id[i])))
+    if not known:
+        raise PapersiftError(f"none of the {len(set(ids))} ids of {source} is in the corpus: "
+                             "check the file, or use a corpus that covers your papers")
+    span = f"its papers in the corpus date from {known[0]} to {known[-1]}"
+    if not task.library:
+        raise PapersiftError(f"no paper of {source} in the corpus is dated before --start "
+                             f"{task.cutoff}, so the library would be empty ({span}): "
+                             "pick a later --start")
+    if not any(d.positives for d in task.days):
+        raise PapersiftError(f"no paper of {source} is listed between {task.cutoff} and "
+                             f"{task.end}, so there is nothing to measure ({span}): pick "
+                             "--start/--end around its newer papers")
+
+
 def tasks_from_splits(corpus: Corpus, splits_file: Path, lists_dir: Path) -> list[Task]:
     try:
         splits = json.loads(Path(splits_file).read_text())

@@ -221,8 +221,10 @@ def backtest(ctx: click.Context, corpus: Path, splits: Path | None, lists: Path 
     err.print(f"loading {corpus}…")
     data = bt.Corpus.load(corpus)
     if library is not None:
-        tasks = [bt.make_task(data, library.stem, read_id_file(library), parse_day(start or ""),
+        ids = read_id_file(library)
+        tasks = [bt.make_task(data, library.stem, ids, parse_day(start or ""),
                               parse_day(end or ""))]
+        bt.check_measurable(tasks[0], ids, data, str(library))
     else:
         tasks = bt.tasks_from_splits(data, splits, lists)  # type: ignore[arg-type]
     if only:
