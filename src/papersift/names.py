@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 _NON_WORD = re.compile(r"[^\w\s]")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 
-@lru_cache(maxsize=8192)  # a day's texts are folded once, whatever the number of users
 def fold(s: str) -> str:
     """Lower-case, accents removed, so 'Schölkopf' matches 'Scholkopf'."""
     if s.isascii():  # most names and texts: nothing to decompose
@@ -31,4 +30,4 @@ def author_key(name: str) -> str:
     Empty for a "name" without a letter or digit (real records hold ':' where a list of
     names was split badly): no key, so such entries never pool into one author."""
     key = " ".join(name_parts(name))
-    return key if any(c.isalnum() for c in key) else ""
+    return key if _LETTER_OR_DIGIT.search(key) else ""

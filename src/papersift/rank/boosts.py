@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from papersift.names import fold, name_parts
 from papersift.records import Paper
+
+# A day's texts are folded once, whatever the number of users (names are not cached: the
+# quality track record folds every stored name once, which would only churn the cache).
+_fold_text = lru_cache(maxsize=8192)(fold)
 
 
 def keyword_hits(paper: Paper, keywords: list[str]) -> list[str]:
     """Keywords present in title or abstract as whole words (case-insensitive)."""
     if not keywords:
         return []
-    text = fold(paper.text)
+    text = _fold_text(paper.text)
     return [k for k in keywords
-            if re.search(rf"(?<!\w){re.escape(fold(k.strip()))}(?!\w)", text)]
+            if re.search(rf"(?<!\w){re.escape(_fold_text(k.strip()))}(?!\w)", text)]
 
 
 def _same_author(followed: list[str], on_paper: list[str]) -> bool:
