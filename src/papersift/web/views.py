@@ -261,9 +261,11 @@ class Views:
         if not query:
             return []
         try:  # a pasted id or link (arXiv's, Hugging Face's, …): that paper, in any mode
-            return self._cards(user, list(self.store.get_papers([normalize_id(query)]).values()))
+            pid = normalize_id(query)
         except PapersiftError:
-            pass
+            pid = None
+        if pid is not None:
+            return self._cards(user, list(self.store.get_papers([pid]).values()))
         if mode != "semantic":
             return self._cards(user, self.store.search_text(query, filters, limit))
         return self._hits(user, self.nearest(self.embedder.encode([query])[0], limit, filters))
