@@ -11,7 +11,8 @@ from papersift.errors import PapersiftError
 # New-style ids (0704.0001 onwards) and old-style archive/YYMMNNN ids.
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_ID_RE = re.compile(rf"^(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<v>\d+))?$")
+ID_FORMS = rf"{_NEW_ID}|{_OLD_ID}"  # an id without its version, as a regex
+_ID_RE = re.compile(rf"^(?P<id>{ID_FORMS})(?:v(?P<v>\d+))?$")
 # Pages that name a paper by its arXiv id in the path: arXiv's own, and the mirrors
 # researchers share links from (Hugging Face daily papers, alphaXiv, ar5iv, Cool Papers).
 ID_PAGES = (r"(?:arxiv\.org/(?:abs|pdf|html)/|(?:huggingface|hf)\.co/papers/"

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 
 from papersift.errors import PapersiftError
-from papersift.records import ID_PAGES, normalize_id
+from papersift.records import ID_FORMS, ID_PAGES, normalize_id
 
-_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
+_ID = rf"(?P<id>{ID_FORMS})(?:v\d+)?"
 # An id is only trusted next to something that says arXiv: a bare 1234.5678 may be a page.
 IN_TEXT = re.compile(
     rf"(?:{ID_PAGES}|arxiv\s*[:.]?\s*|10\.48550/arxiv\.){_ID}(?![\d.])",
