@@ -186,10 +186,13 @@ def test_a_library_window_with_nothing_to_measure_is_a_one_line_error(
     env = {"PAPERSIFT_STORE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"}
     stranger = tmp_path / "stranger.txt"
     stranger.write_text("0801.0001\n0802.0002\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n")
     for lib, start, end, msg in [
             (LIST, "2020-01-01", "2020-01-05", "so the library would be empty"),
             (LIST, "2026-12-01", "2026-12-05", "so there is nothing to measure"),
-            (stranger, START, END, "none of the 2 ids of")]:
+            (stranger, START, END, "none of the 2 ids of"),
+            (empty, START, END, "empty.txt holds no arXiv id: check the file")]:
         res = CliRunner().invoke(main, ["backtest", "--corpus", str(slice_corpus), "--library",
                                         str(lib), "--start", start, "--end", end], env=env)
         assert res.exit_code == 1 and msg in res.output, res.output

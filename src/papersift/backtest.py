@@ -109,6 +109,9 @@ def check_measurable(task: Task, ids: Sequence[str], corpus: Corpus, source: str
     """A user's own list (`--library`) must leave something to measure: papers before the
     start (the library) and papers listed in the window (the positives). Otherwise say so
     now, with where the list's papers are, instead of a table of zeros after minutes."""
+    if not ids:
+        raise PapersiftError(f"{source} holds no arXiv id: check the file (one id or URL per "
+                             "line)")
     known = sorted(d for i in dict.fromkeys(ids) if i in corpus.by_id
                    and (d := paper_date(corpus.by_id[i])))
     if not known:
