@@ -93,6 +93,15 @@ def test_bad_ratings_are_one_line_errors(env: dict[str, str], store: Store) -> N
     assert store.feedback("default") == []
 
 
+def test_blank_authors_keywords_and_topics_are_one_line_errors(env: dict[str, str],
+                                                               store: Store) -> None:
+    for command in ("follow", "keyword", "mute"):
+        code, out, errs = cli(env, "profile", command, "  ", "")
+        assert code == 1 and errs.strip() == \
+            "error: empty value: type an author, keyword or topic", (command, out, errs)
+    assert all(store.terms("default", k) == [] for k in ("author", "keyword", "mute"))
+
+
 def test_signed_links_rate_only_what_they_say(env: dict[str, str], store: Store) -> None:
     store.sync_source("ana", "ids:cli", "ids", "command line", ["2401.00001"])
     token = sign(KEY.encode(), "ana", "2401.00002", "down")

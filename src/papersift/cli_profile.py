@@ -112,6 +112,8 @@ def _terms_command(name: str, kind: str, doc: str) -> None:
         with _open(ctx) as (settings, store):
             user = user or settings["profile.user"]
             clean = [v.strip() for v in values if v.strip()]
+            if not clean:
+                raise ProfileError("empty value: type an author, keyword or topic")
             if drop:
                 n = store.remove_terms(user, kind, clean)
                 console.print(f"removed {n} of {len(clean)}")
