@@ -335,18 +335,20 @@ def test_config_sources_and_a_vanished_file_keep_the_last_import(
 @both_stores
 def test_follow_finds_the_author_however_the_name_is_typed(env: dict[str, str],
                                                            store: Store) -> None:
-    """Lower case, a typographic apostrophe, a missing accent: `profile follow` still shows
-    the people the store knows by that name, with their co-authors."""
+    """Lower case, a typographic apostrophe, missing accents (on capitals too): `profile
+    follow` still shows the people the store knows by that name, with their co-authors."""
     with store.begin() as conn:
         store.upsert_papers(conn, [
             Paper("2401.00011", "A", "a", ["Ciarán O'Quill", "Hao Liu"]),
             Paper("2401.00012", "B", "b", ["Ciarán O'Quill"]),
-            Paper("2401.00013", "C", "c", ["Jürgen Schölkopf"])])
+            Paper("2401.00013", "C", "c", ["Jürgen Schölkopf"]),
+            Paper("2401.00014", "D", "d", ["ÉMILE ÅSTRÖM"])])
     code, out, errs = cli(env, "profile", "follow", "ciaran o’quill", "tri dao",
-                          "Jurgen Schölkopf", "50%_off")
+                          "Jurgen Scholkopf", "emile astrom", "50%_off")
     assert code == 0, errs
     assert "similar names in the store (follow them too if they are the same person): " \
            "Ciarán O'Quill (2 papers, with Hao Liu)" in out
     assert "Tri Dao (1 paper, with Albert Gu)" in out
     assert "Jürgen Schölkopf (1 paper)" in out
+    assert "ÉMILE ÅSTRÖM (1 paper)" in out
     assert "following 50%_off (no paper in the store names them exactly yet)" in out

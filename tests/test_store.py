@@ -10,6 +10,7 @@ from papersift.errors import StoreError
 from papersift.records import Paper
 from papersift.store import Store
 from papersift.store.db import DigestEntry
+from papersift.store.web import Filters
 from tests.pg import PgCluster, both_stores
 
 
@@ -86,6 +87,22 @@ def test_a_paper_reaches_a_user_once_whatever_the_day(store_url: str) -> None:
     again = store.save_digest("ann", "2025-11-12", "similarity",
                               [DigestEntry(1, "2511.00002", 0.1, "other")])
     assert [x.paper_id for x in again] == ["2511.00001"]
+
+
+@both_stores
+def test_the_author_filter_ignores_case_and_accents_and_takes_symbols_literally(
+        store_url: str) -> None:
+    store = Store(store_url)
+    by = {"2511.00001": ["Jürgen Schölkopf"], "2511.00002": ["ÉMILE ÅSTRÖM", "Hao Liu"],
+          "2511.00003": ["50%_off Team"], "2511.00004": ["5000 Office"]}
+    with store.begin() as conn:
+        store.upsert_papers(conn, [Paper(pid, f"T {pid}", "a", names) for pid, names in
+                                   by.items()])
+    found = {a: store.matching_ids(Filters(author=a)) for a in
+             ("jurgen scholkopf", "Schölkopf", "émile åström", "EMILE", "50%_off", "5_%")}
+    assert found == {"jurgen scholkopf": {"2511.00001"}, "Schölkopf": {"2511.00001"},
+                     "émile åström": {"2511.00002"}, "EMILE": {"2511.00002"},
+                     "50%_off": {"2511.00003"}, "5_%": set()}
 
 
 @both_stores

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from papersift.names import name_parts
+from papersift.names import fold, name_parts
 from papersift.store import Store
 from papersift.wording import counted
 
@@ -23,10 +23,11 @@ class Candidate:
 
 
 def _needle(name: str) -> str:
-    """What to look for in the store's author lists: the surname's longest run of plain
-    letters, lower case, so 'tri dao', "O’Quill" or 'Schölkopf' still find 'Tri Dao',
-    "O'Quill" and 'Scholkopf' (the parts above then decide who matches)."""
-    surname = name.split()[-1].lower()
+    """What to look for in the store's author lists (matched folded, in any case and with or
+    without accents): the surname's longest run of plain letters, so 'tri dao', "O’Quill" or
+    'Scholkopf' still find 'Tri Dao', "O'Quill" and 'Schölkopf' (the parts above then decide
+    who matches)."""
+    surname = fold(name.split()[-1])
     return max(re.findall(r"[a-z0-9]+", surname), key=len, default=surname)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 
 from papersift.errors import StoreError
 from papersift.records import Paper
+from papersift.store import fold
 from papersift.store import schema as t
 from papersift.store.deliveries import DeliveriesMixin
 from papersift.store.llm import LLMMixin
@@ -402,6 +403,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    fold.register(dbapi_conn)
 
 
 def _missing(q: Select, model: str, since: str | None, until: str | None) -> Select:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy import text as sql
 
+from papersift.names import fold
 from papersift.store import schema as t
+from papersift.store.fold import folded
 
 LABELS = {"up": 1, "save": 1, "down": -1}  # dismiss hides a paper but teaches nothing
 FEEDBACK_SOURCE = "feedback"
@@ -201,12 +203,12 @@ class ProfilesMixin:
         return out
 
     def papers_by_author(self, needle: str) -> Iterator[tuple[str, list[str]]]:
-        """(id, authors) of stored papers whose author list contains `needle` (lower case;
-        matched in any case, on PostgreSQL too, where LIKE alone is case-sensitive)."""
+        """(id, authors) of stored papers whose author list contains `needle` in any case,
+        with or without accents ('scholkopf' finds 'Schölkopf')."""
         import json
 
         q = select(t.papers.c.id, t.papers.c.authors).where(
-            func.lower(t.papers.c.authors).contains(needle, autoescape=True))
+            folded(t.papers.c.authors).contains(fold(needle), autoescape=True))
         with self.begin() as conn:
             for pid, authors in conn.execute(q):
                 yield pid, json.loads(authors)

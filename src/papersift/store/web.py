@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Connection, Engine, and_, delete, func, literal_column, or_, select, text
 
+from papersift.names import fold
 from papersift.records import Paper
 from papersift.store import schema as t
+from papersift.store.fold import folded
 
 if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
@@ -273,7 +275,8 @@ def filter_conditions(f: Filters) -> list[ColumnElement[bool]]:
     if f.until:
         cond.append(t.papers.c.announced <= f.until)
     if f.author:
-        # authors is a JSON list: match the name as written inside it, any case
-        cond.append(func.lower(t.papers.c.authors).like(
-            "%" + json.dumps(f.author.strip().lower(), ensure_ascii=False)[1:-1] + "%"))
+        # authors is a JSON list: match the name as written inside it, in any case, with or
+        # without accents; % and _ in a name are letters, not wildcards
+        cond.append(folded(t.papers.c.authors).contains(
+            json.dumps(fold(f.author.strip()), ensure_ascii=False)[1:-1], autoescape=True))
     return cond
