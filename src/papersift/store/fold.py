@@ -13,12 +13,14 @@ from sqlalchemy.sql.functions import FunctionElement, func
 from papersift.names import fold
 
 SQLITE_FUNCTION = "papersift_fold"
-# PostgreSQL: every Latin letter that `fold` turns into one other character, mapped by
-# translate() before lower() (which, under a C collation, folds ASCII only); Latin Extended
-# Additional holds Vietnamese letters ('Nguyễn')
-_LATIN = [c for block in (range(0xC0, 0x250), range(0x1E00, 0x1F00)) for c in map(chr, block)
-          if len(fold(c)) == 1 and fold(c) != c]
-_FROM, _TO = "".join(_LATIN), "".join(fold(c) for c in _LATIN)
+# PostgreSQL: every Latin, Greek and Cyrillic letter that `fold` turns into one other
+# character, mapped by translate() before lower() (which, under a C collation, folds ASCII
+# only); Latin Extended Additional holds Vietnamese letters ('Nguyễn'), Greek Extended
+# polytonic ones ('Ἀλέξανδρος')
+_BLOCKS = (range(0xC0, 0x250), range(0x370, 0x530), range(0x1E00, 0x2000))
+_LETTERS = [c for block in _BLOCKS for c in map(chr, block)
+            if len(fold(c)) == 1 and fold(c) != c]
+_FROM, _TO = "".join(_LETTERS), "".join(fold(c) for c in _LETTERS)
 
 
 class folded(FunctionElement):
