@@ -99,6 +99,8 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
         f"papers 👍, the {a.negatives} best-ranked non-list papers 👎; the ranker is refitted "
         "before the next day.",
         "",
+        sections.environment(),
+        "",
         "| run | recall@10 | recall@25 | recall@50 | ndcg@10 | mrr | fit+rank s |",
         "|---|---|---|---|---|---|---|",
         *(f"| {label} | " + " | ".join(f"{m[arm][k]:.3f}" for k in keys)

