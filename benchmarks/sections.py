@@ -1,7 +1,11 @@
-"""benchmarks/RESULTS.md is shared: each benchmark rewrites only its own marked sections."""
+"""benchmarks/RESULTS.md is shared: each benchmark rewrites only its own marked sections,
+and can say what code and packages its figures were measured with."""
 
 from __future__ import annotations
 
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
@@ -31,10 +35,6 @@ RANKING_PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers", "
 def environment() -> str:
     """One line naming the code (commit, '+changes' when the tree differs from it), Python
     and `RANKING_PACKAGES` a figure was measured with."""
-    import platform
-    import subprocess
-    from importlib.metadata import PackageNotFoundError, version
-
     root = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str:
