@@ -92,6 +92,7 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     keys = ("recall@10", "recall@25", "recall@50", "ndcg@10", "mrr")
     gain = m["with"]["ndcg@10"] - m["without"]["ndcg@10"]
     lo, hi = _gain_interval(day_ndcg["without"], day_ndcg["with"])
+    thirds = _gain_by_thirds(day_ndcg["without"], day_ndcg["with"])
     lines = [
         f"Ranker `{a.ranker}` with its defaults (quality weight {weight}, as `papersift "
         f"backtest`), embeddings `{a.backend}`, dev splits (`{a.splits.name}`, {len(tasks)} "
@@ -113,7 +114,9 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
         "(`rank/`), which this measurement only calls. The bound row hands the ranker "
         "every positive of the days before (more than any digest shows): what 👍 alone can "
         "add to these lists "
-        f"({m['oracle']['ndcg@10'] - m['without']['ndcg@10']:+.3f}).",
+        f"({m['oracle']['ndcg@10'] - m['without']['ndcg@10']:+.3f}). The gain by thirds of "
+        "each list's test days, in order: " + " / ".join(f"{g:+.3f}" for g in thirds)
+        + " (the ratings pay off as they accumulate).",
         "",
         "| list | ndcg@10 without | with | bound | 👍 given | 👎 given |",
         "|---|---|---|---|---|---|",
@@ -135,6 +138,15 @@ def _gain_interval(without: dict[str, list[float]], with_: dict[str, list[float]
                    for _ in range(draws)]
     lo, hi = np.percentile(macro_gains, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def _gain_by_thirds(without: dict[str, list[float]],
+                    with_: dict[str, list[float]]) -> list[float]:
+    """Macro gain over the first, middle and last third of each list's test days: whether
+    the ratings pay off as they accumulate (lists with fewer than 3 such days left out)."""
+    per_list = [[float(np.mean(t)) for t in np.array_split(np.subtract(with_[n], without[n]), 3)]
+                for n in without if len(without[n]) >= 3]
+    return [float(g) for g in np.mean(per_list, axis=0)] if per_list else []
 
 
 def _replay(a: argparse.Namespace, arm: str, task: Task, days: list, background: Background,
