@@ -16,7 +16,9 @@ def fold(s: str) -> str:
     if s.isascii():  # most names and texts: nothing to decompose
         return s.lower()
     s = unicodedata.normalize("NFKD", s)
-    return "".join(c for c in s if not unicodedata.combining(c)).lower()
+    # one sigma: lower() writes 'ς' at a word's end only, and PostgreSQL folds character by
+    # character (store/fold.py), so 'ΠΑΠΑΔΟΠΟΥΛΟΣ' and 'Παπαδόπουλος' meet only as 'σ'
+    return "".join(c for c in s if not unicodedata.combining(c)).lower().replace("ς", "σ")
 
 
 def name_parts(name: str) -> list[str]:

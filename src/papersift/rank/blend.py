@@ -176,7 +176,7 @@ def period(background: Background) -> Period:
     return _PERIOD[0][2]
 
 
-_PERIOD_VERSION = 7  # bump when Period or its computation changes: old files are then ignored
+_PERIOD_VERSION = 8  # bump when Period or its computation changes: old files are then ignored
 
 
 def _period_dir() -> Path:
