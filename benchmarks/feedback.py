@@ -91,8 +91,9 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     m = {arm: macro(metrics[arm]) for arm in ARMS}
     keys = ("recall@10", "recall@25", "recall@50", "ndcg@10", "mrr")
     gain = m["with"]["ndcg@10"] - m["without"]["ndcg@10"]
-    lo, hi = _gain_interval(day_ndcg["without"], day_ndcg["with"])
-    thirds = _gain_by_thirds(day_ndcg["without"], day_ndcg["with"])
+    gains = _daily_gains(day_ndcg["without"], day_ndcg["with"])
+    lo, hi = _gain_interval(gains)
+    thirds = _gain_by_thirds(gains)
     lines = [
         f"Ranker `{a.ranker}` with its defaults (quality weight {weight}, as `papersift "
         f"backtest`), embeddings `{a.backend}`, dev splits (`{a.splits.name}`, {len(tasks)} "
@@ -128,24 +129,26 @@ def feedback_part(a: argparse.Namespace) -> list[str]:
     return lines
 
 
-def _gain_interval(without: dict[str, list[float]], with_: dict[str, list[float]],
-                   draws: int = 2000) -> tuple[float, float]:
+def _daily_gains(without: dict[str, list[float]],
+                 with_: dict[str, list[float]]) -> list[np.ndarray]:
+    """Each list's ndcg@10 gain on each of its test days, the days in order."""
+    return [np.subtract(with_[name], without[name]) for name in without]
+
+
+def _gain_interval(gains: list[np.ndarray], draws: int = 2000) -> tuple[float, float]:
     """95 % bootstrap interval of the macro ndcg@10 gain: each list's test days resampled,
     both arms on the same days (the gain is the mean over lists of the mean daily gain)."""
     rng = np.random.default_rng(0)
-    gains = [np.subtract(with_[name], without[name]) for name in without]
     macro_gains = [np.mean([g[rng.integers(0, len(g), len(g))].mean() for g in gains])
                    for _ in range(draws)]
     lo, hi = np.percentile(macro_gains, [2.5, 97.5])
     return float(lo), float(hi)
 
 
-def _gain_by_thirds(without: dict[str, list[float]],
-                    with_: dict[str, list[float]]) -> list[float]:
+def _gain_by_thirds(gains: list[np.ndarray]) -> list[float]:
     """Macro gain over the first, middle and last third of each list's test days: whether
     the ratings pay off as they accumulate (lists with fewer than 3 such days left out)."""
-    per_list = [[float(np.mean(t)) for t in np.array_split(np.subtract(with_[n], without[n]), 3)]
-                for n in without if len(without[n]) >= 3]
+    per_list = [[float(np.mean(t)) for t in np.array_split(g, 3)] for g in gains if len(g) >= 3]
     return [float(g) for g in np.mean(per_list, axis=0)] if per_list else []
 
 
