@@ -18,7 +18,10 @@ from tests.web_fixtures import Web, make_web
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, web_store_file: Path,
            embedder) -> Iterator[tuple[Web, dict[str, str], dict[str, str]]]:  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("fuzz")
-    web = make_web(folder, store_like(web_store_file, folder), embedder, accounts=False)
+    # schemathesis's ASGI client names itself Host: testserver, which single-user mode
+    # refuses unless web.base_url names it (the DNS rebinding guard)
+    web = make_web(folder, store_like(web_store_file, folder), embedder, accounts=False,
+                   extra='base_url = "http://testserver"\n')
     client = web.client()
     csrf = client.get("/api/me").json()["csrf"]
     yield web, {"X-CSRF-Token": csrf}, dict(client.cookies)

@@ -12,15 +12,22 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from papersift.calendar import parse_day
@@ -77,6 +84,32 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+class LoopbackHostOnly:
+    """Single-user mode trusts whoever reaches it, so it must only be reached as itself: a
+    page on attacker.example whose DNS later points at 127.0.0.1 (DNS rebinding) would
+    otherwise read and change the user's data from their own browser. Requests naming any
+    other Host (or Origin) are refused before a session exists."""
+
+    def __init__(self, app: ASGIApp, allowed: set[str]) -> None:
+        self.app, self.allowed = app, allowed
+
+    def _ours(self, netloc: str) -> bool:
+        host = urlsplit(f"//{netloc}").hostname or ""
+        return host in self.allowed or auth.is_loopback(host)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            if not self._ours(headers.get("host", "")) or (
+                    origin and origin != "null" and not self._ours(urlsplit(origin).netloc)):
+                await PlainTextResponse(
+                    "papersift serves this address only as localhost or web.base_url: open it "
+                    "by that address (DNS rebinding guard)", 400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class RateIn(BaseModel):
@@ -153,6 +186,9 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         return response.headers["set-cookie"].encode("latin-1")
 
     app.add_middleware(SessionMiddleware, resolve=resolve, cookie=_cookie_header)
+    if single_user:  # added last, so it runs first: no session for a foreign Host
+        app.add_middleware(LoopbackHostOnly,
+                           allowed={urlsplit(settings["web.base_url"]).hostname or "localhost"})
 
     async def viewer(request: Request) -> auth.Session:
         session: auth.Session | None = request.state.session
