@@ -17,9 +17,14 @@ from click.testing import CliRunner
 
 from papersift.cli import main
 from papersift.errors import ProfileError
+from papersift.profile.sources import user_zotero_key_file
 from papersift.profile.zotero import read_zotero_sqlite, read_zotero_web
+from papersift.rank.embed import MiniLM
 from papersift.records import Paper
 from papersift.store import Store
+from tests.pg import store_like
+from tests.test_web_app import csrf_of, sign_in
+from tests.web_fixtures import ANN, BOB, PASSWORDS, make_web
 
 # The tables papersift reads, as Zotero 7 creates them (resource/schema/userdata.sql).
 ZOTERO_DDL = """
@@ -324,3 +329,36 @@ def test_web_api_unreachable_or_malformed_library(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"^cannot read Zotero group library 1 from "
                                            r"http://127.0.0.1:9 \(.*\): check the network"):
         read_zotero_web("group/1", None, "http://127.0.0.1:9")
+
+
+# --- whose key reads a Zotero library --------------------------------------------------------
+
+
+def test_lab_users_never_read_zotero_with_the_servers_key(
+        zotero_api: ZoteroAPI, tmp_path: Path, web_store_file: Path, embedder: MiniLM,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a lab server the configured key is the admin's: another user naming the admin's
+    private library must be refused, and reads it only with a key of their own."""
+    monkeypatch.setenv("PAPERSIFT_ZOTERO_API_KEY", "secret")  # the admin's (ann's) key
+    web = make_web(tmp_path, store_like(web_store_file, tmp_path), embedder, accounts=True,
+                   extra=f'[zotero]\napi_url = "{zotero_api.url}"\n')
+    lib = "zotero://user/475425"
+
+    def add(user: str, key: str = "") -> tuple[int, str]:
+        c = web.client()
+        assert sign_in(c, user, PASSWORDS[user]) == 303
+        r = c.post("/profile/zotero", data={"library": lib, "key": key, "csrf": csrf_of(c)})
+        return r.status_code, r.text
+
+    status, text = add(BOB)
+    assert status == 400 and "refused access" in text
+    assert zotero_api.seen[-1][2] is None  # bob's request carried no key at all
+    assert add(BOB, "wrong")[0] == 400
+    assert not user_zotero_key_file(BOB).exists()  # a refused key is not kept
+    status, text = add(BOB, "secret")
+    assert status == 200 and "6 entries → 5 papers" in text and "secret" not in text
+    assert user_zotero_key_file(BOB).stat().st_mode & 0o777 == 0o600
+    assert add(BOB, "wrong")[0] == 400
+    assert user_zotero_key_file(BOB).read_text().strip() == "secret"  # the good one stays
+    assert "6 entries → 5 papers" in add(ANN)[1]  # the config's own user uses the config key
+    web.store.close()

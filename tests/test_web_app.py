@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from papersift.jobs import daily
 from papersift.rank.embed import MiniLM
+from papersift.records import Paper
 from papersift.store.web import fts_query
 from papersift.tokens import feedback_url, load_key
-from tests.arxiv_server import DAY1
+from tests.arxiv_server import DAY1, DAY2
 from tests.pg import both_stores, store_like
 from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web, make_web
 
@@ -211,6 +213,117 @@ def test_paper_page_explains_and_finds_similar_papers(web_single: Web) -> None:
     assert more and more[0]["reason"].startswith("close to")
 
 
+def _left_out(web: Web, day: str) -> list[str]:
+    """The day's papers that are in none of Ann's digests nor her library."""
+    taken = {e.paper_id for e in web.store.digest(ANN, day) or []} | {
+        e.paper_id for e in web.store.library(ANN)}
+    return [p.id for p in web.store.listing(day) if p.id not in taken]
+
+
+def test_a_paper_below_the_digest_shows_its_rank_score_and_the_size_it_missed(
+        web_single: Web) -> None:
+    c = web_single.client()
+    rest = _left_out(web_single, DAY1)
+    candidates = len(rest) + len(web_single.store.digest(ANN, DAY1))  # the picks compete too
+    seen = {}
+    for pid in rest[:6]:
+        data = c.get(f"/api/papers/{pid}").json()
+        assert data["picks"] == [] and data["why_not"][0]["code"] == "ranked"
+        ranked = data["why_not"][0]
+        assert ranked["day"] == DAY1 and ranked["candidates"] == candidates
+        # DAY1 has no earlier papers to calibrate against: only digest.size cuts
+        limit = data["why_not"][1]
+        assert limit["code"] == ("below_size" if ranked["rank"] > 20 else "would_pick")
+        assert limit["place"] == ranked["rank"]
+        assert data["why_not"][2]["code"] == "reason" and "close to" in data["why_not"][2]["text"]
+        seen[pid] = ranked
+    assert len({r["rank"] for r in seen.values()}) == len(seen)  # one ranking of the day
+    scores = [r["score"] for r in sorted(seen.values(), key=lambda r: r["rank"])]
+    assert scores == sorted(scores, reverse=True)
+    pid, low = max(seen.items(), key=lambda kv: kv[1]["rank"])
+    assert low["rank"] > 20
+    page = c.get(f"/paper/{pid}").text
+    assert "Why it was not recommended" in page
+    assert (f"against the {candidates} candidates of {DAY1}: {low['score']:.2f}, "
+            f"#{low['rank']} of {candidates}.") in page
+    assert f"It came #{low['rank']} of the papers your threshold lets through, and the " \
+        "digest keeps at most 20 (digest.size)." in page
+    zh = c.get(f"/paper/{pid}", headers={"Accept-Language": "zh"}).text
+    assert f"在 {candidates} 篇中排第 {low['rank']} 位" in zh
+
+
+def test_a_paper_under_the_threshold_says_how_far_under(tmp_path: Path, web_store_file: Path,
+                                                         embedder: MiniLM) -> None:
+    # DAY2's background is DAY1, so scores are calibrated; cs.IR keeps the day small
+    web = make_web(tmp_path, store_like(web_store_file, tmp_path), embedder, accounts=True,
+                   categories=("cs.IR",))
+    daily(web.settings, DAY2, user=BOB, embedder=embedder, send=False)
+    picked = {e.paper_id for e in web.store.digest(BOB, DAY2)}
+    ir = [p.id for p in web.store.listing(DAY2) if "cs.IR" in p.categories]
+    c = web.client()
+    assert sign_in(c, BOB, PASSWORDS[BOB]) == 303
+    why = {pid: {m["code"]: m for m in c.get(f"/api/papers/{pid}").json()["why_not"]}
+           for pid in ir if pid not in picked}
+    ranks = [w["ranked"]["rank"] for w in why.values()]
+    assert all(w["ranked"]["candidates"] == len(ir) for w in why.values())
+    assert len(set(ranks)) == len(ranks) and set(ranks) <= set(range(1, len(ir) + 1))
+    # ranked as the daily job ranked them: nothing left out claims it would have made it
+    assert all("below_level" in w or "below_size" in w for w in why.values())
+    pid = max(why, key=lambda k: why[k]["ranked"]["rank"])
+    under = why[pid]["below_level"]
+    assert under["min_level"] == 0.9 and 0 <= under["level"] < 0.9
+    page = c.get(f"/paper/{pid}").text
+    assert f"It beats {under['level']:.0%} of recent papers, below your threshold " \
+        "(digest.min_level = 0.9: better than 90% of them)." in page
+    web.store.close()
+
+
+def test_a_muted_or_rated_paper_names_the_cause(web_single: Web) -> None:
+    c = web_single.client()
+    pid = _left_out(web_single, DAY1)[0]
+    title = web_single.store.get_papers([pid])[pid].title
+    term = max(re.findall(r"[A-Za-z]{5,}", title), key=len).lower()
+    c.post("/profile/terms", data={"kind": "mute", "value": term, "csrf": csrf_of(c)})
+    page = c.get(f"/paper/{pid}").text
+    assert f"Your muted topic “{term}” hits it." in page
+    assert "Scored with" not in page  # the mute decides: the ranker's score is beside the point
+    zh = c.get(f"/paper/{pid}", headers={"Accept-Language": "zh-CN"}).text
+    assert f"它命中了你屏蔽的主题“{term}”。" in zh
+    assert c.get(f"/api/papers/{pid}").json()["why_not"] == [
+        {"code": "muted", "term": term, "text": f"Your muted topic “{term}” hits it."}]
+    other = next(q for q in _left_out(web_single, DAY1)[1:]
+                 if term not in web_single.store.get_papers([q])[q].text.lower())
+    c.post("/rate", data={"paper": other, "action": "dismiss", "csrf": csrf_of(c)})
+    assert "You dismissed it: papers you rated are never recommended again." in c.get(
+        f"/paper/{other}").text
+
+
+def test_papers_outside_the_categories_or_the_digest_days_say_so(web_single: Web) -> None:
+    vision = Paper("2412.99101", "Seeing further", "Pixels.", ["Vi Sion"], ["cs.CV"],
+                   announced=DAY1)
+    unlisted = Paper("2411.99102", "Looked up by id", "Text.", ["Ann Example"], ["cs.CL"],
+                     announced="2024-11-20")
+    early = Paper("2412.99103", "Listed too early", "Text.", ["Ann Example"], ["cs.CL"],
+                  announced="2024-12-17")
+    with web_single.store.begin() as conn:
+        web_single.store.upsert_papers(conn, [vision, unlisted, early])
+        web_single.store.add_listings(conn, DAY1, [(vision.id, "new")])
+        web_single.store.add_listings(conn, "2024-12-17", [(early.id, "new")])
+    c = web_single.client()
+    page = c.get(f"/paper/{vision.id}").text
+    assert "Its categories (cs.CV) are outside those papersift reads (arxiv.categories: " \
+        "cs.CL, cs.LG, cs.AI)." in page
+    assert "Scored with" not in page and "listed on" not in page  # DAY1 had a digest
+    assert [m["code"] for m in c.get(f"/api/papers/{vision.id}").json()["why_not"]] == \
+        ["categories"]
+    assert "It is in no daily listing in the store" in c.get(f"/paper/{unlisted.id}").text
+    assert f"It was listed on 2024-12-17, before your first digest ({DAY1})." in c.get(
+        f"/paper/{early.id}").text
+    later = _left_out(web_single, DAY2)[0]
+    assert f"It was listed on {DAY2}, after your latest digest ({DAY1})." in c.get(
+        f"/paper/{later}").text
+
+
 def test_profile_edits_upload_and_remove(web_single: Web) -> None:
     c = web_single.client()
     token = csrf_of(c)
@@ -248,9 +361,10 @@ def test_language_follows_the_browser_then_the_users_choice(web_single: Web) -> 
 
 def test_every_ui_string_has_a_chinese_translation() -> None:
     from papersift.web.i18n import ZH
+    from papersift.web.views import WHY_NOT
 
     folder = Path(__file__).parents[1] / "src" / "papersift" / "web"
-    used = set()
+    used = set(WHY_NOT.values())  # the "why not recommended" sentences of the paper page
     for f in [*folder.glob("templates/*.html"), folder / "app.py"]:
         used |= set(re.findall(r'_\(\s*"((?:[^"\\]|\\.)+)"', f.read_text()))
         used |= set(re.findall(r'title="([A-Z][^"]+)", message', f.read_text()))

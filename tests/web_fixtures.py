@@ -4,6 +4,7 @@ the app (in process for TestClient, or served by uvicorn on 127.0.0.1 for the br
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import threading
@@ -86,9 +87,9 @@ class Web:
 
 
 def make_web(folder: Path, store_url: str, embedder: MiniLM, *, accounts: bool,
-             extra: str = "") -> Web:
+             extra: str = "", categories: tuple[str, ...] = ("cs.CL", "cs.LG", "cs.AI")) -> Web:
     cfg = folder / "config.toml"
-    cfg.write_text("[arxiv]\noffline = true\ncategories = [\"cs.CL\", \"cs.LG\", \"cs.AI\"]\n"
+    cfg.write_text(f"[arxiv]\noffline = true\ncategories = {json.dumps(list(categories))}\n"
                    f"[profile]\nuser = \"{ANN}\"\n[web]\nsecret_file = \"secret.key\"\n{extra}")
     settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": store_url})
     store = Store(settings.store_url)

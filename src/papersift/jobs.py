@@ -29,6 +29,7 @@ from papersift.quality.scoring import assess
 from papersift.rank.base import (
     Background,
     Candidates,
+    Ranker,
     UserProfile,
     background_sample,
     background_start,
@@ -171,14 +172,15 @@ def daily(settings: Settings, day: str | None = None, *, user: str | None = None
 
 
 def daily_all(settings: Settings, day: str | None = None, *, users: list[str] | None = None,
-              log: Log = _quiet, embedder: Embedder | None = None,
-              send: bool = True) -> dict[str, DailyResult]:
+              log: Log = _quiet, embedder: Embedder | None = None, send: bool = True,
+              hold: Collection[str] = ()) -> dict[str, DailyResult]:
     """`daily` for every user of the store (or `users`) from one pass over the day: the
     candidates, the background and every vector needed are loaded and embedded once, and all
     users share the ranker's per-period state. Each user gets the digest `daily` would give
     them alone; one user's failure is logged and does not stop the others. Once a first
     user has been ranked (building what all share), the rest are split over
-    `digest.workers` forked processes."""
+    `digest.workers` forked processes. The digests of the users in `hold` are stored but not
+    sent (the scheduler sends their missed days as one merged digest)."""
     day = day or latest_listing_day()
     store = Store(settings.store_url)
     try:
@@ -200,7 +202,7 @@ def daily_all(settings: Settings, day: str | None = None, *, users: list[str] | 
                 try:
                     result: DailyResult | None = daily(
                         settings, day, user=name, log=lines.append, embedder=embedder,
-                        send=send, store=store, shared=shared)
+                        send=send and name not in hold, store=store, shared=shared)
                 except PapersiftError as e:
                     result = None
                     lines.append(f"{name}: {e}")
@@ -370,25 +372,29 @@ def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,
     return [found[i] for i in ids if i in found]
 
 
-def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
-          candidates: list[Paper], embedder: Embedder, log: Log,
-          progress: Progress | None, result: DailyResult,
-          shared: SharedDay | None) -> list[DigestEntry]:
+@dataclass
+class DayScores:
+    """A day's candidates as one user's fitted ranker sees them."""
+
+    ranker: Ranker
+    candidates: Candidates
+    muted: int  # candidates left out for a muted topic
+
+
+def score_day(settings: Settings, store: Store, spec: ProfileSpec, day: str,
+              library: list[Paper], candidates: list[Paper], embedder: Embedder,
+              shared: SharedDay | None = None, step: Progress | None = None,
+              keep: Collection[str] = ()) -> DayScores:
+    """The user's ranker fitted and the day's candidates it may recommend: not in the
+    library, not rated, not shown before (except `keep`), not muted. The daily job ranks
+    them; the paper page explains a paper that was not picked with the same."""
     held = {e.paper_id: e for e in store.library(spec.user)}
     rated = {f.paper_id for f in store.feedback(spec.user)}  # dismissed ones too
-    exclude = set(held) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
-    fresh, result.muted = drop_muted([p for p in candidates if p.id not in exclude], spec.muted)
-    if result.muted:
-        log(f"{result.muted} papers on muted topics left out")
+    exclude = (set(held) | rated | store.shown_papers(spec.user, [p.id for p in candidates])
+               ) - set(keep)
+    fresh, muted = drop_muted([p for p in candidates if p.id not in exclude], spec.muted)
     ranker = get_ranker(settings["digest.ranker"])
     shared = shared or SharedDay(store, day, ranker.uses_background)
-
-    def step(done: int, total: int) -> None:
-        if done == 0:
-            log(f"embedding {total} papers…")
-        if progress:
-            progress(done, total)
-
     # the background sample is embedded with them the first time (so progress counts it);
     # later users of a `daily_all` run skip re-reading its 3,000 vectors
     sample = [] if shared.has_background else shared.sample
@@ -410,9 +416,29 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
         quality = shared.quality(store, candidates)
         todays.quality = np.array([quality[p.id][0] for p in fresh])
         todays.quality_cues = [quality[p.id][1] for p in fresh]
+    return DayScores(ranker, todays, muted)
+
+
+def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library: list[Paper],
+          candidates: list[Paper], embedder: Embedder, log: Log,
+          progress: Progress | None, result: DailyResult,
+          shared: SharedDay | None) -> list[DigestEntry]:
+    def step(done: int, total: int) -> None:
+        if done == 0:
+            log(f"embedding {total} papers…")
+        if progress:
+            progress(done, total)
+
+    day_scores = score_day(settings, store, spec, day, library, candidates, embedder, shared,
+                           step)
+    result.muted = day_scores.muted
+    if result.muted:
+        log(f"{result.muted} papers on muted topics left out")
+    ranker, fresh = day_scores.ranker, day_scores.candidates.papers
     llm = settings["llm.enabled"]
-    scored = ranker.rank(todays, explain=max(settings["digest.size"],
-                                             settings["llm.top_n"] if llm else 0))
+    scored = ranker.rank(day_scores.candidates,
+                         explain=max(settings["digest.size"],
+                                     settings["llm.top_n"] if llm else 0))
     if llm:  # the optional LLM reranks the head (papersift.llm)
         from papersift.llm.daily import apply
 
@@ -421,7 +447,8 @@ def _rank(settings: Settings, store: Store, spec: ProfileSpec, day: str, library
     picks = picks[: settings["digest.size"]]
     entries = [DigestEntry(i + 1, s.paper_id, round(s.score, 4), s.reason)
                for i, s in enumerate(picks)]
-    shared.warm = True
+    if shared:
+        shared.warm = True
     return store.save_digest(spec.user, day, ranker.name, entries)
 
 

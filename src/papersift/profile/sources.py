@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from papersift.config import Settings
+from papersift.config import Settings, xdg_data_home
 from papersift.errors import PapersiftError, ProfileError, SourceError
 from papersift.profile.bibfiles import read_bibtex, read_id_list, read_ris
 from papersift.profile.imported import Imported
@@ -89,7 +89,7 @@ def parse_source(spec: str) -> Source:
                        f"{ZOTERO_WEB}user/<id>: check it")
 
 
-def read_source(settings: Settings, source: Source) -> Imported:
+def read_source(settings: Settings, source: Source, user: str) -> Imported:
     include, exclude = settings["zotero.collections"], settings["zotero.exclude_collections"]
     path = Path(source.location)
     match source.kind:
@@ -105,13 +105,37 @@ def read_source(settings: Settings, source: Source) -> Imported:
             return read_zotero_sqlite(path, include, exclude)
         case "zotero-web":
             return read_zotero_web(source.location.removeprefix(ZOTERO_WEB),
-                                   zotero_key(settings), settings["zotero.api_url"],
+                                   zotero_key(settings, user), settings["zotero.api_url"],
                                    include, exclude)
     raise ProfileError(f"unknown source kind {source.kind!r}: remove it with "
                        f"`papersift profile remove {source.location}`")
 
 
-def zotero_key(settings: Settings) -> str | None:
+def user_zotero_key_file(user: str) -> Path:
+    """Where a user's own Zotero key is kept (0600), as given on their profile page."""
+    return xdg_data_home() / "papersift" / "zotero-keys" / hashlib.sha1(user.encode()).hexdigest()
+
+
+def save_user_zotero_key(user: str, key: str) -> None:
+    path = user_zotero_key_file(user)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as f:
+        f.write(key.strip() + "\n")
+
+
+def zotero_key(settings: Settings, user: str) -> str | None:
+    """The user's own key if they gave one; the configured key only for the config's own
+    user: on a lab server it is the admin's, and any user could otherwise name the admin's
+    private library and read it with it."""
+    try:
+        return user_zotero_key_file(user).read_text().strip()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise ProfileError(f"cannot read the Zotero key of {user}: {e.strerror}") from None
+    if user != settings["profile.user"]:
+        return None  # public libraries need none
     if key := os.environ.get("PAPERSIFT_ZOTERO_API_KEY"):
         return key
     if file := settings["zotero.api_key_file"]:
@@ -119,7 +143,7 @@ def zotero_key(settings: Settings) -> str | None:
             return Path(file).expanduser().read_text().strip()
         except OSError as e:
             raise ProfileError(f"cannot read zotero.api_key_file {file}: {e.strerror}") from None
-    return None  # public libraries need none
+    return None
 
 
 def add_source(settings: Settings, store: Store, user: str, source: Source,
@@ -127,7 +151,7 @@ def add_source(settings: Settings, store: Store, user: str, source: Source,
     """Import `source` for `user`. Nothing is stored unless the whole source was read.
     Titles missing from the store are searched on arXiv only if `search` (at 3 s a
     request, the daily re-sync leaves that to `profile add`/`profile sync`)."""
-    imported = read_source(settings, source)
+    imported = read_source(settings, source, user)
     report = AddReport(source, entries=imported.entries, warnings=imported.warnings)
     ids = list(imported.ids)
     if imported.titles or imported.cited:

@@ -152,8 +152,9 @@ def read_zotero_web(library: str, api_key: str | None, api_url: str,
         items = zot.everything(zot.top(limit=100))
     except zotero_errors.UserNotAuthorisedError:
         raise ProfileError(f"{where} refused access (401/403): give an API key with read "
-                           "access to it (zotero.org/settings/keys) in "
-                           "PAPERSIFT_ZOTERO_API_KEY or zotero.api_key_file") from None
+                           "access to it (zotero.org/settings/keys) on your profile page, or "
+                           "for the config's user in PAPERSIFT_ZOTERO_API_KEY or "
+                           "zotero.api_key_file") from None
     except zotero_errors.ResourceNotFoundError:
         raise ProfileError(f"{where} does not exist at {api_url}: check the id") from None
     except (zotero_errors.PyZoteroError, httpx.HTTPError) as e:

@@ -35,7 +35,12 @@ from papersift.config import Settings, xdg_data_home
 from papersift.deliver.render import short_authors
 from papersift.errors import PapersiftError
 from papersift.profile.feedback import rate, rate_token
-from papersift.profile.sources import add_source, parse_source
+from papersift.profile.sources import (
+    add_source,
+    parse_source,
+    save_user_zotero_key,
+    user_zotero_key_file,
+)
 from papersift.rank.embed import Embedder
 from papersift.store import Store
 from papersift.store.web import Filters
@@ -449,12 +454,26 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         return _back(report.summary())
 
     @app.post("/profile/zotero", include_in_schema=False)
-    def profile_zotero(session: Checked, library: Annotated[str, Form()]) -> Response:
+    def profile_zotero(session: Checked, library: Annotated[str, Form()],
+                       key: Annotated[str, Form()] = "") -> Response:
         spec = library.strip()
         if not re.fullmatch(r"zotero://(user|group)/\d+", spec):
             raise PapersiftError(f"{spec!r} is not a Zotero library: use zotero://user/<id> "
                                  "or zotero://group/<id>")
-        report = add_source(settings, store, session.user, parse_source(spec), search=False)
+        if not key.strip():
+            report = add_source(settings, store, session.user, parse_source(spec), search=False)
+            return _back(report.summary())
+        keyfile = user_zotero_key_file(session.user)
+        before = keyfile.read_text() if keyfile.exists() else None
+        save_user_zotero_key(session.user, key)
+        try:
+            report = add_source(settings, store, session.user, parse_source(spec), search=False)
+        except PapersiftError:  # a refused key must not replace one that worked
+            if before is None:
+                keyfile.unlink()
+            else:
+                save_user_zotero_key(session.user, before)
+            raise
         return _back(report.summary())
 
     @app.get("/pictures", response_class=HTMLResponse, include_in_schema=False)
@@ -492,14 +511,17 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     @app.get("/api/papers/{paper_id:path}", tags=["api"])
     def api_paper(request: Request, session: Viewer, paper_id: str) -> Response:
-        """A paper: metadata, your rating, its picks in your digests, similar papers and
-        the closest papers of your library."""
+        """A paper: metadata, your rating, its picks in your digests (or, in `why_not`, why
+        it is in none: each cause's code, its values and its text in your language), similar
+        papers and the closest papers of your library."""
         view = views.paper(session.user, paper_id)
         if view is None:
             return _not_found(request)
+        _ = translator(request.state.lang)
         return JSONResponse({
             **view.card.as_dict(),
             "picks": [vars(p) for p in view.picks],
+            "why_not": None if view.picks else [m.as_dict(_) for m in view.why_not],
             "similar": [c.as_dict() for c in view.similar],
             "library_near": [c.as_dict() for c in view.library_near]})
 

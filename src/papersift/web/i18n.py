@@ -54,6 +54,43 @@ ZH: dict[str, str] = {
     "Announced": "公布日期",
     "Why it was recommended": "推荐原因",
     "Not in any of your digests.": "未出现在你的推荐中。",
+    "Why it was not recommended": "未被推荐的原因",
+    "It is in no daily listing in the store (papers harvested with `fetch --from` or looked "
+    "up by id have none), so no digest could pick it.":
+        "它不在存储中的任何每日列表里（用 `fetch --from` 收割或按编号查找的论文没有列表），"
+        "所以任何推荐都不可能选中它。",
+    "You have no digest yet.": "你还没有任何推荐。",
+    "It was listed on {day}, before your first digest ({first}).":
+        "它于 {day} 公布，早于你的第一份推荐（{first}）。",
+    "It was listed on {day}, after your latest digest ({last}).":
+        "它于 {day} 公布，晚于你最近的一份推荐（{last}）。",
+    "It was listed on {day}, a day you have no digest for.":
+        "它于 {day} 公布，而你那天没有推荐。",
+    "Its categories ({categories}) are outside those papersift reads (arxiv.categories: "
+    "{wanted}).":
+        "它的分类（{categories}）不在 papersift 读取的分类之内（arxiv.categories：{wanted}）。",
+    "Your muted topic “{term}” hits it.": "它命中了你屏蔽的主题“{term}”。",
+    "You {action} it: papers you rated are never recommended again.":
+        "你{action}这篇论文：评价过的论文不会再被推荐。",
+    "It is in your library: papers you already have are never recommended.":
+        "它在你的文库中：已有的论文不会被推荐。",
+    "Scored with your current profile against the {candidates} candidates of {day}: "
+    "{score:.2f}, #{rank} of {candidates}.":
+        "按你当前的档案与 {day} 的 {candidates} 篇候选论文一起评分：得分 {score:.2f}，"
+        "在 {candidates} 篇中排第 {rank} 位。",
+    "It beats {level:.0%} of recent papers, below your threshold (digest.min_level = "
+    "{min_level}: better than {min_level:.0%} of them).":
+        "它胜过 {level:.0%} 的近期论文，低于你的阈值（digest.min_level = {min_level}："
+        "需胜过 {min_level:.0%}）。",
+    "It came #{place} of the papers your threshold lets through, and the digest keeps at "
+    "most {size} (digest.size).":
+        "在通过你阈值的论文中它排第 {place} 位，而推荐最多保留 {size} 篇（digest.size）。",
+    "With your current profile it would now make the digest (#{place}): your library or "
+    "ratings changed after the digest of {day} was made.":
+        "按你当前的档案，它现在会进入推荐（第 {place} 位）：{day} 的推荐生成之后，"
+        "你的文库或评价有了变化。",
+    "The ranker's reason: {reason}": "排序器给出的理由：{reason}",
+    "It could not be scored against its day: {problem}": "无法与当天的论文一起评分：{problem}",
     "In your digest of {day} (#{rank}, score {score}).":
         "出现在 {day} 的推荐中（第 {rank} 位，得分 {score}）。",
     "Similar papers": "相似论文",
@@ -77,6 +114,8 @@ ZH: dict[str, str] = {
     "Upload BibTeX or RIS": "上传 BibTeX 或 RIS",
     "Upload": "上传",
     "Zotero library": "Zotero 文库",
+    "Your Zotero API key (private libraries; kept for you alone)":
+        "你的 Zotero API 密钥（读取私有文库用；只为你保存）",
     "Followed authors": "关注的作者",
     "Muted topics": "屏蔽的主题",
     "Interest clusters": "兴趣聚类",

@@ -14,8 +14,12 @@ import numpy as np
 
 from papersift.config import Settings
 from papersift.errors import PapersiftError
+from papersift.jobs import SharedDay, score_day
+from papersift.profile.config_source import ProfileSpec
+from papersift.profile.mute import muted_by
 from papersift.profile.show import beliefs, clusters
-from papersift.rank.base import short_title
+from papersift.profile.user import user_spec
+from papersift.rank.base import Candidates, Ranker, Scored, get_ranker, short_title
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
 from papersift.records import Paper, normalize_id
 from papersift.store import Store
@@ -28,7 +32,35 @@ MAP_DAYS = 30  # recent recommendations drawn on the interest map
 TREND_DAYS = 60
 REUSE_TTL = 60.0  # seconds a listing count or a digest's papers are reused (`_recent`)
 REUSE_MAX = 4096  # entries kept at most
+RANKINGS = 8  # day rankings kept for "why not" (each holds a fitted ranker: megabytes)
 T = TypeVar("T")
+
+# Why a paper is in none of the user's digests, one sentence per cause: English templates
+# (the keys of i18n's catalogue), filled with a Miss's values.
+WHY_NOT = {
+    "no_listing": "It is in no daily listing in the store (papers harvested with "
+                  "`fetch --from` or looked up by id have none), so no digest could pick it.",
+    "no_digests": "You have no digest yet.",
+    "before_first": "It was listed on {day}, before your first digest ({first}).",
+    "after_last": "It was listed on {day}, after your latest digest ({last}).",
+    "no_digest": "It was listed on {day}, a day you have no digest for.",
+    "categories": "Its categories ({categories}) are outside those papersift reads "
+                  "(arxiv.categories: {wanted}).",
+    "muted": "Your muted topic “{term}” hits it.",
+    "rated": "You {action} it: papers you rated are never recommended again.",
+    "library": "It is in your library: papers you already have are never recommended.",
+    "ranked": "Scored with your current profile against the {candidates} candidates of "
+              "{day}: {score:.2f}, #{rank} of {candidates}.",
+    "below_level": "It beats {level:.0%} of recent papers, below your threshold "
+                   "(digest.min_level = {min_level}: better than {min_level:.0%} of them).",
+    "below_size": "It came #{place} of the papers your threshold lets through, and the "
+                  "digest keeps at most {size} (digest.size).",
+    "would_pick": "With your current profile it would now make the digest (#{place}): your "
+                  "library or ratings changed after the digest of {day} was made.",
+    "reason": "The ranker's reason: {reason}",
+    "unscored": "It could not be scored against its day: {problem}",
+}
+RATED = {"up": "liked", "down": "disliked", "save": "saved", "dismiss": "dismissed"}
 
 
 @dataclass
@@ -70,12 +102,38 @@ class DigestView:
 
 
 @dataclass
+class Miss:
+    """One cause of a paper being in none of the user's digests (a WHY_NOT code)."""
+
+    code: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, _: Callable[..., str]) -> str:
+        values = {k: _(RATED[v]) if k == "action" else ", ".join(v) if isinstance(v, list)
+                  else v for k, v in self.values.items()}
+        return _(WHY_NOT[self.code], **values)
+
+    def as_dict(self, _: Callable[..., str]) -> dict:
+        return {"code": self.code, **self.values, "text": self.text(_)}
+
+
+@dataclass
+class DayRanking:
+    """A day's candidates ranked for one user, as the daily job ranks them."""
+
+    ranker: Ranker
+    candidates: Candidates
+    scored: list[Scored]
+
+
+@dataclass
 class PaperView:
     card: Card
     picks: list[Pick]
     similar: list[Card] = field(default_factory=list)
     library_near: list[Card] = field(default_factory=list)
     embedded: bool = True
+    why_not: list[Miss] = field(default_factory=list)  # when `picks` is empty
 
 
 class Views:
@@ -86,6 +144,8 @@ class Views:
         self._lock = threading.Lock()
         self._matrix: tuple[int, list[str], np.ndarray] | None = None
         self._reused: dict[tuple, tuple[float, Any]] = {}
+        self._shared: tuple[str, SharedDay] | None = None  # the last day a paper was scored on
+        self._rankings: dict[tuple, DayRanking] = {}  # oldest first
 
     # --- embeddings -------------------------------------------------------------------------
 
@@ -239,6 +299,8 @@ class Views:
         if picks:
             card.rank, card.score, card.reason = picks[0].rank, picks[0].score, picks[0].reason
         view = PaperView(card, picks)
+        if not picks:
+            view.why_not = self.why_not(user, p, card.rating)
         try:  # a paper never ranked is embedded now (and cached)
             vec = self.vectors([p], compute=True)[p.id]
         except PapersiftError:  # the model cannot load: the page still shows the paper
@@ -254,6 +316,107 @@ class Views:
         view.library_near = self._cards(user, [by_id[pid] for _, pid in ranked],
                                         [f"{s:.2f}" for s, _ in ranked])
         return view
+
+    def why_not(self, user: str, paper: Paper, rating: str | None) -> list[Miss]:
+        """Every cause that kept `paper` out of the user's digests, the most decisive first;
+        when none holds, how the user's ranker scores it among its day's candidates."""
+        day = paper.announced
+        listed = day is not None and paper.id in {q.id for q in self._listing(day)}
+        days = self.store.digest_days(user)
+        misses = []
+        if not listed:
+            misses.append(Miss("no_listing"))
+        elif not days:
+            misses.append(Miss("no_digests"))
+        elif day not in days:
+            first, last = min(days), max(days)
+            misses.append(Miss("before_first", {"day": day, "first": first}) if day < first
+                          else Miss("after_last", {"day": day, "last": last}) if day > last
+                          else Miss("no_digest", {"day": day}))
+        wanted = self.settings["arxiv.categories"]
+        if wanted and not set(wanted) & set(paper.categories):
+            misses.append(Miss("categories", {"categories": paper.categories,
+                                              "wanted": list(wanted)}))
+        spec = user_spec(self.settings, self.store, user)
+        if term := muted_by(paper, spec.muted):
+            misses.append(Miss("muted", {"term": term}))
+        held = tuple((e.paper_id, e.label, e.source, e.added_at)
+                     for e in self.store.library(user))
+        if rating:
+            misses.append(Miss("rated", {"action": rating}))
+        elif paper.id in {h[0] for h in held}:
+            misses.append(Miss("library"))
+        if misses or day is None:
+            return misses
+        try:
+            return self._ranked(spec, paper, day, held)
+        except PapersiftError as e:  # the model cannot load: the other causes still show
+            return [Miss("unscored", {"problem": str(e)})]
+
+    def _ranked(self, spec: ProfileSpec, paper: Paper, day: str, held: tuple) -> list[Miss]:
+        """Where `paper` ranks among its day's candidates, and which limit it fell below.
+        The day's ranking serves its other papers too, until the profile changes (the key)."""
+        rated = frozenset(f.paper_id for f in self.store.feedback(spec.user))
+        key = ("ranked", spec.user, day, held, rated, tuple(spec.keywords),
+               tuple(spec.authors), tuple(spec.muted), spec.description)
+        with self._lock:
+            day_ranking = self._rankings.get(key)
+        if day_ranking is None:
+            day_ranking = self._rank_day(spec, day, held)
+            with self._lock:
+                while len(self._rankings) >= RANKINGS:
+                    del self._rankings[next(iter(self._rankings))]
+                self._rankings[key] = day_ranking
+        scored = day_ranking.scored
+        i = next((k for k, s in enumerate(scored) if s.paper_id == paper.id), None)
+        if i is None:  # rated or muted since the checks above
+            return []
+        s, min_level, size = scored[i], self.settings["digest.min_level"], \
+            self.settings["digest.size"]
+        out = [Miss("ranked", {"day": day, "candidates": len(scored),
+                               "score": round(s.score, 4), "rank": i + 1})]
+        if s.level is not None and s.level < min_level:
+            out.append(Miss("below_level", {"level": round(s.level, 4),
+                                            "min_level": min_level}))
+        else:  # the digest is the first `size` papers that pass the threshold
+            place = sum(1 for t in scored[:i]
+                        if t.level is None or t.level >= min_level) + 1
+            out.append(Miss("below_size", {"size": size, "place": place}) if place > size
+                       else Miss("would_pick", {"place": place, "day": day}))
+        cands = day_ranking.candidates
+        j = next(k for k, q in enumerate(cands.papers) if q.id == paper.id)
+        reason = day_ranking.ranker.reasons(Candidates([paper], cands.vecs[j:j + 1]),
+                                            np.array([s.score]))[0]
+        return [*out, Miss("reason", {"reason": reason})]
+
+    def _rank_day(self, spec: ProfileSpec, day: str, held: tuple) -> DayRanking:
+        """The day's candidates ranked for the user as `papersift daily` ranks them (LLM
+        rerank aside), with the day's own picks: they had not been shown yet then."""
+        wanted = set(self.settings["arxiv.categories"])
+        candidates = [p for p in self._listing(day)
+                      if not wanted or wanted.intersection(p.categories)]
+        picked = {e.paper_id for e in self.store.digest(spec.user, day) or []}
+        found = self.store.get_papers([h[0] for h in held])
+        library = [found[h[0]] for h in held if h[0] in found]
+        shared = self._shared_day(day, get_ranker(self.settings["digest.ranker"]).uses_background)
+        scores = score_day(self.settings, self.store, spec, day, library, candidates,
+                           self.embedder, shared, keep=picked)
+        return DayRanking(scores.ranker, scores.candidates,
+                          scores.ranker.rank(scores.candidates, explain=0))
+
+    def _shared_day(self, day: str, uses_background: bool) -> SharedDay:
+        """The day's background and vectors, kept for the next paper of the same day
+        (loading 90 days of papers is most of the cost)."""
+        with self._lock:
+            if self._shared is not None and self._shared[0] == day:
+                return self._shared[1]
+        shared = SharedDay(self.store, day, uses_background)  # outside the lock: seconds
+        with self._lock:
+            self._shared = (day, shared)
+        return shared
+
+    def _listing(self, day: str) -> list[Paper]:
+        return self._recent(("listing", day), lambda: self.store.listing(day))
 
     def search(self, user: str, query: str, mode: str, filters: Filters,
                limit: int = 50) -> list[Card]:
