@@ -61,12 +61,13 @@ def test_catch_up_after_downtime(denv: Env) -> None:
     # Eastern, after Monday's announcement: Tuesday's listing is out.
     now = eastern(2024, 12, 23, 21, 0)
     each = Scheduler(denv.settings([]))
-    assert each.due_days(now) == ["2024-12-19", "2024-12-20", "2024-12-23", "2024-12-24"]
+    assert each.due_days(now) == {USER: ["2024-12-19", "2024-12-20", "2024-12-23",
+                                         "2024-12-24"]}
     capped = Scheduler(denv.settings([], "[schedule]\ncatchup_days = 2"))
-    assert capped.due_days(now) == ["2024-12-23", "2024-12-24"]
+    assert capped.due_days(now) == {USER: ["2024-12-23", "2024-12-24"]}
     off = Scheduler(denv.settings([], '[schedule]\ncatchup = "off"'))
-    assert off.due_days(now) == ["2024-12-24"]
-    assert each.due_days(eastern(2024, 12, 17, 21, 0)) == []  # DAY1 is done
+    assert off.due_days(now) == {USER: ["2024-12-24"]}
+    assert each.due_days(eastern(2024, 12, 17, 21, 0)) == {USER: []}  # DAY1 is done
 
 
 def test_serve_thread_stops_between_passes(denv: Env) -> None:

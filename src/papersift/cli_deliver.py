@@ -58,19 +58,21 @@ def deliver_cmd(ctx: click.Context, day: str | None, user: str | None,
 @main.command()
 @click.option("--once", is_flag=True, help="One pass (due days, catch-up, retries), then exit: "
               "for cron, systemd timers and GitHub Actions.")
+@click.option("--all-users", is_flag=True, help="Every user of the store, each with their "
+              "own catch-up days and retries, ranked from one pass a day (a lab's server).")
 @click.option("--no-web", is_flag=True, help="Only the scheduler, no web app.")
 @click.option("--host", help="Bind address of the web app (default: web.host, 127.0.0.1: "
               "single-user, no login; any other address requires accounts).")
 @click.option("--port", type=int, help="Port of the web app (default: web.port, 8765).")
 @click.pass_context
-def serve(ctx: click.Context, once: bool, no_web: bool, host: str | None,
+def serve(ctx: click.Context, once: bool, all_users: bool, no_web: bool, host: str | None,
           port: int | None) -> None:
     """Run the daily job after each arXiv announcement (schedule.*), catching up missed days,
     and host the web app beside it."""
     from papersift.scheduler import Scheduler
 
     settings = _settings(ctx)
-    scheduler = Scheduler(settings, log=err.print)
+    scheduler = Scheduler(settings, all_users=all_users, log=err.print)
     if once:
         report = scheduler.tick()
         _print_outcomes(report.outcomes)

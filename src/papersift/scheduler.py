@@ -3,7 +3,8 @@ missed while the machine was off, and retry failed deliveries.
 
 `Scheduler.start()` runs it in a background thread, so a server (the web app) can run in
 the foreground beside it: `papersift serve` starts it; `papersift serve --once` does one
-pass and exits (cron, systemd timers, GitHub Actions).
+pass and exits (cron, systemd timers, GitHub Actions); `--all-users` does all that for every
+user of the store (a lab's server).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from papersift.calendar import latest_listing_day
 from papersift.config import Settings
 from papersift.deliver.exactly_once import Outcome, deliver
 from papersift.errors import ConfigError, PapersiftError
-from papersift.jobs import WEEKDAYS, daily, merged_digest, retry_pending
+from papersift.jobs import WEEKDAYS, DailyResult, daily, daily_all, merged_digest, retry_pending
 from papersift.profile.config_source import from_settings
 from papersift.store import Store
 
@@ -82,27 +83,40 @@ class TickReport:
 
 
 class Scheduler:
-    def __init__(self, settings: Settings, *, log: Log = lambda _: None,
+    """The config's user's digests, or with `all_users` those of every user of the store
+    (as `daily --all-users`: each day ranked for all its users from one pass), each user
+    with their own catch-up days and delivery retries."""
+
+    def __init__(self, settings: Settings, *, all_users: bool = False,
+                 log: Log = lambda _: None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
         self.schedule = Schedule.from_settings(settings)
         self.user = from_settings(settings).user
+        self.all_users = all_users
         self.log = log
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def due_days(self, now: datetime) -> list[str]:
-        """Listing days announced by `now` that have no digest yet: the latest one and,
-        after downtime, the missed ones (at most schedule.catchup_days)."""
+    def due_days(self, now: datetime) -> dict[str, list[str]]:
+        """Each user's listing days announced by `now` that have no digest yet: the latest
+        one and, after downtime, the missed ones (at most schedule.catchup_days)."""
         latest = latest_listing_day(now)
         store = Store(self.settings.store_url)
         try:
-            done = set(store.digest_days(self.user)) | {
-                r["day"] for r in store.runs(500)
-                if r["status"] == "empty" and r["user"] == self.user}
+            users = sorted(store.users() | {self.user}) if self.all_users else [self.user]
+            # A day without listing is so for every user (candidates do not depend on the
+            # user), so any user's empty run marks it done for all: the latest runs show it
+            # however many users there are, where each user's own empty run may be far back.
+            empty = {r["day"] for r in store.runs(500)
+                     if r["status"] == "empty" and r["user"] in users}
+            return {u: self._missing(latest, set(store.digest_days(u)) | empty)
+                    for u in users}
         finally:
             store.close()
+
+    def _missing(self, latest: str, done: set[str]) -> list[str]:
         if latest in done:
             return []
         last = max((d for d in done if d < latest), default=None)
@@ -116,36 +130,59 @@ class Scheduler:
         return sorted(days)
 
     def tick(self, now: datetime | None = None) -> TickReport:
-        """One pass: rank and deliver the due days, then retry failed deliveries."""
-        now = now or self.clock()
-        report = TickReport(self.due_days(now))
-        merged = self.settings["schedule.catchup"] == "merged" and len(report.days) > 1
-        done = []
+        """One pass: rank and deliver each user's due days, then retry failed deliveries."""
+        due = self.due_days(now or self.clock())
+        report = TickReport(sorted({d for days in due.values() for d in days}))
+        hold = {u for u, days in due.items()
+                if self.settings["schedule.catchup"] == "merged" and len(days) > 1}
+        done: dict[str, list[str]] = {u: [] for u in due}
         for day in report.days:
-            try:
-                result = daily(self.settings, day, log=self.log, send=not merged)
+            users = [u for u, days in due.items() if day in days]
+            for user, result in self._rank(day, users, hold, report).items():
                 report.outcomes += result.deliveries
-                done.append(day)
-                self.log(f"{day}: {len(result.digest.entries)} papers"
+                done[user].append(day)
+                self.log(f"{day}: {self._named(user)}{len(result.digest.entries)} papers"
                          + (f" ({result.digest.note})" if result.digest.note else ""))
-            except PapersiftError as e:
-                report.errors.append(f"{day}: {e}")
-                self.log(f"{day}: failed: {e}")
         store = Store(self.settings.store_url)
         try:
-            ranked = [d for d in done if store.digest(self.user, d) is not None]
-            if merged and ranked:
-                digest = merged_digest(self.settings, store, self.user, ranked)
-                report.outcomes += deliver(self.settings, store, digest, covers=ranked,
-                                           log=self.log)
-            report.outcomes += retry_pending(self.settings, store, self.user, due_only=True,
-                                            skip_days=report.days, log=self.log)
-        except PapersiftError as e:
-            report.errors.append(str(e))
-            self.log(f"delivery failed: {e}")
+            for user, days in due.items():  # users with nothing due too: their retries
+                try:
+                    ranked = [d for d in done[user] if store.digest(user, d) is not None]
+                    if user in hold and ranked:
+                        digest = merged_digest(self.settings, store, user, ranked)
+                        report.outcomes += deliver(self.settings, store, digest,
+                                                   covers=ranked, log=self.log)
+                    report.outcomes += retry_pending(self.settings, store, user,
+                                                     due_only=True, skip_days=days,
+                                                     log=self.log)
+                except PapersiftError as e:
+                    report.errors.append(f"{self._named(user)}{e}")
+                    self.log(f"{self._named(user)}delivery failed: {e}")
         finally:
             store.close()
         return report
+
+    def _rank(self, day: str, users: list[str], hold: set[str],
+              report: TickReport) -> dict[str, DailyResult]:
+        """`day` ranked (and, but for `hold`, delivered) for `users`; failures are logged
+        and reported, and one user's does not stop the others."""
+        try:
+            if not self.all_users:
+                return {self.user: daily(self.settings, day, log=self.log,
+                                         send=self.user not in hold)}
+            results = daily_all(self.settings, day, users=users, hold=hold,
+                                log=lambda m: self.log(f"{day}: {m}"))
+        except PapersiftError as e:
+            report.errors.append(f"{day}: {e}")
+            self.log(f"{day}: failed: {e}")
+            return {}
+        report.errors += [f"{day}: {u}: not ranked (the reason is logged above)"
+                          for u in users if u not in results]
+        return results
+
+    def _named(self, user: str) -> str:
+        """Log lines name the user when the scheduler serves several."""
+        return f"{user}: " if self.all_users else ""
 
     def run(self) -> None:
         """Tick now (catch-up), then at every scheduled time; retry sooner after failures."""
