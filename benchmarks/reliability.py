@@ -75,7 +75,7 @@ def daily_table(day: dict) -> list[str]:
     dr = day["results"]
     aimed = Counter((r.aimed_at, r.ended) for r in dr)
     violations = [r for r in dr if r.violations]
-    resent = sum(r.hook_accepted - r.hook_keys for r in dr)
+    resent = sum(r.hook_resent for r in dr)
     lines = [
         "| aimed at | trials | killed | finished first | stage recorded in `runs` at the kill "
         "(`start`: ingesting) |",

@@ -1,5 +1,7 @@
 """kill -9 at random points, under random arXiv faults: ingest loses and duplicates
-nothing, and the daily job delivers each (user, day, channel) exactly once.
+nothing, and the daily job delivers each (user, day, channel) exactly once, counted per
+delivery: a webhook killed in flight may come twice with one Idempotency-Key (the documented
+edge), anything else received twice fails.
 
 Trials are seeded: a failure names its seed; RELIABILITY_SEED=<seed> replays from it.
 """

@@ -1,6 +1,7 @@
-"""Abuse of the web app: password guessing across accounts, forged/tampered/expired/foreign
-feedback links, other users' ratings through the API, and state changes without the CSRF
-token on the endpoints tests/test_web_app.py does not cover."""
+"""Abuse of the web app: password guessing across accounts and across addresses (and the
+memory the sign-in limit takes meanwhile), forged/tampered/expired/foreign feedback links,
+other users' ratings through the API, and state changes without the CSRF token on the
+endpoints tests/test_web_app.py does not cover."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ import time
 from fastapi.testclient import TestClient
 
 from papersift.tokens import feedback_url, load_key, sign
+from papersift.web.auth import LOGIN_WINDOW, LoginLimiter
 from tests.arxiv_server import DAY1
 from tests.test_web_app import csrf_of, sign_in
 from tests.web_fixtures import ANN, BOB, PASSWORDS, XSS, Web
 
-ATTEMPTS = 5  # web.login_attempts' default: 5 per account, 4 × 5 per address
+ATTEMPTS = 5  # web.login_attempts' default per (address, account); 4 × 5 per address or account
+
+
+def client_at(web: Web, address: str) -> TestClient:
+    """A browser at `address` (the sign-in limit counts by the client's address)."""
+    return TestClient(web.app, base_url="http://127.0.0.1", client=(address, 50000))
 
 
 def test_guessing_across_many_accounts_is_throttled_per_address(web_accounts: Web) -> None:
@@ -41,6 +48,47 @@ def test_a_success_resets_only_its_own_accounts_count(web_accounts: Web) -> None
         assert sign_in(c, BOB, "wrong-password") == 401
     assert sign_in(c, BOB, "wrong-password") == 401
     assert sign_in(c, BOB, PASSWORDS[BOB]) == 429
+
+
+def test_guessing_one_account_from_many_addresses_is_throttled_per_account(
+        web_accounts: Web) -> None:
+    owner = client_at(web_accounts, "198.51.100.7")  # Bob, signed in before the attack
+    assert sign_in(owner, BOB, PASSWORDS[BOB]) == 303
+    for i in range(4 * ATTEMPTS):  # one wrong password from each of 20 addresses
+        assert sign_in(client_at(web_accounts, f"203.0.113.{i}"), BOB, "password123") == 401
+    assert sign_in(client_at(web_accounts, "203.0.113.200"), BOB, "password123") == 429
+    # the right password from yet another address waits too: it may be the attacker's
+    assert sign_in(client_at(web_accounts, "203.0.113.201"), BOB, PASSWORDS[BOB]) == 429
+    # nobody else is held up: Ann at a new address, and Bob where he signed in before
+    assert sign_in(client_at(web_accounts, "192.0.2.10"), ANN, PASSWORDS[ANN]) == 303
+    assert sign_in(client_at(web_accounts, "198.51.100.7"), BOB, PASSWORDS[BOB]) == 303
+
+
+def test_a_blocked_address_cycling_names_adds_nothing_to_the_limiters_table() -> None:
+    limiter, now = LoginLimiter(ATTEMPTS), 1000.0
+    for i in range(200_000):  # what the sign-in page does: ask, and record a failed try
+        if limiter.wait("203.0.113.9", f"name{i}", now) == 0:
+            limiter.failed("203.0.113.9", f"name{i}", now)
+    # 20 tries got through: (address, name) and name for each, and the address
+    assert len(limiter) == 2 * 4 * ATTEMPTS + 1
+    limiter.failed("203.0.113.9", "one-more", now)  # refused already: not recorded either
+    assert len(limiter) == 2 * 4 * ATTEMPTS + 1
+    # once the window has passed the address may try again, and the old records are gone
+    later = now + LOGIN_WINDOW + 1
+    assert limiter.wait("203.0.113.9", "name0", later) == 0
+    limiter.failed("192.0.2.1", "ann", later)
+    assert len(limiter) == 3
+
+
+def test_the_limiters_table_is_capped_under_guessing_from_many_addresses() -> None:
+    limiter = LoginLimiter(ATTEMPTS, size=1000)
+    for i in range(20_000):  # a botnet: every try from a new address, at a new name
+        limiter.failed(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", f"name{i}", 1000.0)
+    assert len(limiter) == 1000
+    # the oldest records made room: the latest guess still counts towards its limit
+    for _ in range(ATTEMPTS - 1):
+        limiter.failed("10.0.78.31", "name19999", 1000.0)
+    assert limiter.wait("10.0.78.31", "name19999", 1000.0) > 0
 
 
 def _open(web: Web, token: str, client: TestClient | None = None) -> tuple[int, str]:
