@@ -131,7 +131,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         "sharing one machine)."),
         "session_days": Key(int, 14, "Days a web sign-in lasts.", bounds=(1, 365)),
         "login_attempts": Key(int, 5, "Failed sign-ins allowed per address and account in "
-                              "15 minutes before further tries are refused.", bounds=(1, 1000)),
+                              "15 minutes before further tries are refused (four times as "
+                              "many per address, and per account across addresses).",
+                              bounds=(1, 1000)),
     },
     "delivery": {
         "retries": Key(int, 3, "Extra tries of a failed channel within one run (then again on "
