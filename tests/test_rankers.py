@@ -237,6 +237,21 @@ def test_the_shared_period_state_is_reused_from_disk_and_survives_a_bad_file(
     assert list(blend.period(bg).vocabulary) == list(built.vocabulary)
 
 
+def test_a_fresh_store_switching_embedders_gets_a_period_of_the_new_width(
+        day: Day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background yet (a fresh store): the period of one embedder must not be reused for
+    another's vectors (its mean had the other width, and every fit failed)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    papers, vecs = day
+    lib = profile(papers[:5], vecs[:5], [1] * 5)
+    for width in (vecs.shape[1], vecs.shape[1] // 2):
+        blend._PERIOD.clear()  # a new run each time: only the files are left
+        empty = Background([], Candidates([], np.zeros((0, width), dtype=np.float32)))
+        narrow = replace(lib, library_vecs=np.ascontiguousarray(lib.library_vecs[:, :width]))
+        ranker = get_ranker("papersift").fit(narrow, empty)
+        assert len(ranker.rank(Candidates(papers[5:10], vecs[5:10, :width]))) == 5
+
+
 def test_term_rows_cached_across_users_are_the_papers_own(day: Day) -> None:
     """Libraries overlap between users: each paper's TF-IDF row is analysed once and handed
     back in the order asked, however many users came before (and blocks were merged)."""

@@ -168,6 +168,9 @@ def period(background: Background) -> Period:
     h.update(_fingerprint(background.papers).encode())
     h.update(_fingerprint(background.sample.papers).encode())
     h.update(np.ascontiguousarray(background.sample.vecs).tobytes())
+    # the width too: an empty sample's vectors have no bytes, yet a period built from
+    # another embedder's (its mean, its covariance) does not fit this one's vectors
+    h.update(str(background.sample.vecs.shape[1:]).encode())
     key = h.hexdigest()
     if not _PERIOD or _PERIOD[0][1] != key:
         _PERIOD[:] = [(background, key, _load_period(key) or _save_period(
