@@ -15,6 +15,7 @@ from papersift.profile.config_source import read_id_file
 from papersift.rank.embed import MiniLM
 from papersift.store import Store
 from tests.conftest import DEMO_DAY, EXAMPLES
+from tests.pg import both_stores
 
 OTHERS = {"bob": (slice(0, 12), ["speculative decoding"]), "cy": (slice(12, 20), []),
           "dee": (slice(20, 26), [])}
@@ -35,6 +36,7 @@ def _with_users(url: str, workers: int = 1) -> config.Settings:
         "PAPERSIFT_DIGEST_WORKERS": str(workers)})
 
 
+@both_stores
 def test_one_pass_gives_each_user_the_digest_of_a_run_of_their_own(
         store_copy: Callable[[Path], str], warm_store_file: Path, embedder: MiniLM,
         tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

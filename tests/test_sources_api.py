@@ -13,6 +13,7 @@ from papersift.sources.fetch import fetch
 from papersift.sources.http import ArxivClient
 from papersift.store import Store
 from tests.arxiv_server import DAY1, DAY2, ArxivServer, Fault
+from tests.pg import both_stores
 
 pytest_plugins = ["tests.arxiv_fixtures"]
 
@@ -20,14 +21,16 @@ MakeClient = Callable[..., ArxivClient]
 Days = dict[str, list[dict]]
 
 
+@both_stores
 def test_lookup_of_valid_and_invalid_ids(arxiv_server: ArxivServer,
-                                         arxiv_settings: config.Settings, arxiv_store: Store,
+                                         arxiv_settings: config.Settings, store_url: str,
                                          arxiv_days: Days) -> None:
+    store = Store(store_url)
     a, b, c = [*arxiv_days[DAY1][:2], next(r for r in arxiv_days[DAY2] if r["comments"])]
     asked = [a["id"], f"{b['id']}v1", f"https://arxiv.org/abs/{c['id']}", "2412.99999",
              "not-an-id", "foo/1234567"]
 
-    report = fetch(arxiv_settings, arxiv_store, ids=asked).lookup
+    report = fetch(arxiv_settings, store, ids=asked).lookup
 
     assert report is not None
     assert sorted(p.id for p in report.papers) == sorted([a["id"], b["id"], c["id"]])
@@ -37,13 +40,14 @@ def test_lookup_of_valid_and_invalid_ids(arxiv_server: ArxivServer,
     first, second = (r.query for r in arxiv_server.requests_to("/api/query"))
     assert first["id_list"].split(",") == [a["id"], b["id"], c["id"], "2412.99999", "foo/1234567"]
     assert "foo/1234567" not in second["id_list"] and second["max_results"] == "4"
-    stored = arxiv_store.get_papers([a["id"], b["id"], c["id"]])
+    stored = store.get_papers([a["id"], b["id"], c["id"]])
     paper = stored[c["id"]]
     assert (paper.title, paper.abstract, paper.comments, paper.categories) == (
         c["title"], c["abstract"], c["comments"], c["categories"].split())
     assert paper.authors == [" ".join(x for x in (n[1], n[0], *n[2:]) if x)
                              for n in c["authors_parsed"]]
     assert (paper.version, paper.created, paper.announced) == (1, DAY2, None)
+    store.close()
 
 
 def test_ids_go_in_batches_of_100(arxiv_server: ArxivServer, arxiv_store: Store,

@@ -18,6 +18,7 @@ from papersift.sources.oai import harvest
 from papersift.store import Store
 from papersift.store import schema as t
 from tests.arxiv_server import DAY1, DAY2, ArxivServer, Fault, revised
+from tests.pg import both_stores
 
 pytest_plugins = ["tests.arxiv_fixtures"]
 
@@ -104,31 +105,34 @@ def test_arxivraw_carries_the_version_history(arxiv_server: ArxivServer, arxiv_s
         (1, "Wed, 18 Dec 2024"), (2, "Thu, 19 Dec 2024")]
 
 
+@both_stores
 def test_killed_harvest_resumes_and_ends_like_a_clean_run(
-        arxiv_server: ArxivServer, arxiv_settings: config.Settings, arxiv_store: Store,
+        arxiv_server: ArxivServer, arxiv_settings: config.Settings, store_url: str,
         served: Served, make_client: MakeClient, tmp_path: Path) -> None:
-    clean = Store(f"sqlite:///{tmp_path}/clean.sqlite")
+    # the clean run is on SQLite: the resumed one on PostgreSQL must end the same
+    store, clean = Store(store_url), Store(f"sqlite:///{tmp_path}/clean.sqlite")
     fetch(arxiv_settings, clean, oai_from=FROM, client=make_client())
     arxiv_server.requests.clear()
 
     arxiv_server.storm("/oai", Fault(status=500), after=2)  # pages 1-2 fine, page 3 never
     with pytest.raises(SourceError) as e:
-        fetch(arxiv_settings, arxiv_store, oai_from=FROM, client=make_client())
+        fetch(arxiv_settings, store, oai_from=FROM, client=make_client())
     assert "HTTP 500 4 times" in str(e.value) and "resumes from the last saved page" in str(e.value)
-    assert stored_ids(arxiv_store) == served.first_pages(2)
+    assert stored_ids(store) == served.first_pages(2)
     saved_token = arxiv_server.requests_to("/oai")[2].query["resumptionToken"]
 
     arxiv_server.calm()
     arxiv_server.requests.clear()
-    report = fetch(arxiv_settings, arxiv_store, oai_from=FROM, client=make_client())
+    report = fetch(arxiv_settings, store, oai_from=FROM, client=make_client())
 
     (h,) = report.harvests
     assert h.resumed and h.pages == served.pages - 2 and h.total == len(served.ids)
     assert arxiv_server.requests_to("/oai")[0].query == {
         "verb": "ListRecords", "resumptionToken": saved_token}
-    assert stored_ids(arxiv_store) == stored_ids(clean) == served.ids
-    assert version_rows(arxiv_store) == version_rows(clean)
-    assert len(set(version_rows(arxiv_store))) == len(version_rows(arxiv_store))
+    assert stored_ids(store) == stored_ids(clean) == served.ids
+    assert version_rows(store) == version_rows(clean)
+    assert len(set(version_rows(store))) == len(version_rows(store))
+    store.close()
     clean.close()
 
 

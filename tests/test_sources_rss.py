@@ -14,6 +14,7 @@ from papersift.sources.oai import harvest
 from papersift.sources.rss import fetch_feed
 from papersift.store import Store
 from tests.arxiv_server import DAY1, DAY2, ArxivServer, Fault, revised
+from tests.pg import both_stores
 
 pytest_plugins = ["tests.arxiv_fixtures"]
 
@@ -29,47 +30,53 @@ def listed(store: Store, day: str, kind: str) -> set[str]:
     return {p.id for p in store.listing(day, (kind,))}
 
 
-def test_feed_stores_new_and_cross_listings(arxiv_settings: config.Settings, arxiv_store: Store,
+@both_stores
+def test_feed_stores_new_and_cross_listings(arxiv_settings: config.Settings, store_url: str,
                                             arxiv_days: Days) -> None:
+    store = Store(store_url)
     new = ids_where(arxiv_days[DAY1], lambda cats: cats[0] == "cs.CL")
     cross = ids_where(arxiv_days[DAY1], lambda cats: "cs.CL" in cats[1:])
     assert new and cross
 
-    report = fetch(arxiv_settings, arxiv_store).feed
+    report = fetch(arxiv_settings, store).feed
 
     assert report is not None
     assert (report.day, report.new, report.cross, report.replace) == (DAY1, len(new), len(cross), 0)
     assert report.summary() == (f"feed cs.CL {DAY1}: {len(new)} new, {len(cross)} cross-lists, "
                                 "0 replaced")
-    assert listed(arxiv_store, DAY1, "new") == new
-    assert listed(arxiv_store, DAY1, "cross") == cross
-    assert arxiv_store.count_papers() == len(new | cross)
+    assert listed(store, DAY1, "new") == new
+    assert listed(store, DAY1, "cross") == cross
+    assert store.count_papers() == len(new | cross)
     record = next(r for r in arxiv_days[DAY1] if r["id"] in new)
-    paper = arxiv_store.get_papers([record["id"]])[record["id"]]
+    paper = store.get_papers([record["id"]])[record["id"]]
     assert (paper.title, paper.abstract, paper.categories) == (
         record["title"], record["abstract"], record["categories"].split())
     assert paper.authors == record["authors"].split(", ")
     assert (paper.announced, paper.version) == (DAY1, 1)
+    store.close()
 
 
+@both_stores
 def test_replace_updates_the_paper_without_a_new_listing(
-        arxiv_server: ArxivServer, arxiv_settings: config.Settings, arxiv_store: Store,
+        arxiv_server: ArxivServer, arxiv_settings: config.Settings, store_url: str,
         arxiv_days: Days) -> None:
-    fetch(arxiv_settings, arxiv_store)
+    store = Store(store_url)
+    fetch(arxiv_settings, store)
     # two papers whose primary is cs.CL (replace) and one cross-listed to it (replace-cross)
     old = (sorted(ids_where(arxiv_days[DAY1], lambda cats: cats[0] == "cs.CL"))[:2]
            + sorted(ids_where(arxiv_days[DAY1], lambda cats: "cs.CL" in cats[1:]))[:1])
     arxiv_server.feed_day = DAY2
     arxiv_server.replacements = [revised(r, DAY2) for r in arxiv_days[DAY1] if r["id"] in old]
 
-    report = fetch(arxiv_settings, arxiv_store).feed
+    report = fetch(arxiv_settings, store).feed
 
     assert report is not None and (report.day, report.replace) == (DAY2, 3)
-    for paper in arxiv_store.get_papers(old).values():
+    for paper in store.get_papers(old).values():
         assert (paper.version, paper.updated, paper.announced) == (2, DAY2, DAY1)
-    assert not set(old) & {p.id for p in arxiv_store.listing(DAY2)}  # never recommended again
-    assert listed(arxiv_store, DAY2, "replace") == set(old)
-    assert set(old) <= {p.id for p in arxiv_store.listing(DAY1)}  # still listed on DAY1
+    assert not set(old) & {p.id for p in store.listing(DAY2)}  # never recommended again
+    assert listed(store, DAY2, "replace") == set(old)
+    assert set(old) <= {p.id for p in store.listing(DAY1)}  # still listed on DAY1
+    store.close()
 
 
 def test_empty_feed_is_zero_items_not_an_error(arxiv_server: ArxivServer,
