@@ -93,6 +93,43 @@ def test_sign_in_is_rate_limited_per_account(web_accounts: Web) -> None:
 
 
 @both_stores
+def test_a_password_change_ends_the_other_sessions_and_the_old_password(
+        web_accounts: Web) -> None:
+    here, there = web_accounts.client(), web_accounts.client()
+    assert sign_in(here, ANN, PASSWORDS[ANN]) == 303
+    assert sign_in(there, ANN, PASSWORDS[ANN]) == 303
+    new = "ann-new-secret-3"
+    r = here.post("/account/password", data={"current": PASSWORDS[ANN], "new": new,
+                                             "csrf": csrf_of(here)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/account?done=1"
+    assert "Password changed: other sessions were signed out." in here.get(
+        "/account?done=1").text  # this browser got a fresh session...
+    assert there.get("/api/me").status_code == 401  # ...the other one is signed out
+    assert there.get(f"/digest/{DAY1}", follow_redirects=False).headers["location"] \
+        .startswith("/login")
+    assert sign_in(web_accounts.client(), ANN, PASSWORDS[ANN]) == 401
+    assert sign_in(web_accounts.client(), ANN, new) == 303
+
+
+def test_the_current_password_check_is_rate_limited_like_sign_in(web_accounts: Web) -> None:
+    c = web_accounts.client()
+    assert sign_in(c, BOB, PASSWORDS[BOB]) == 303
+    token = csrf_of(c)
+    for _ in range(5):
+        r = c.post("/account/password", data={"current": "a-guess-123", "new": "taken-over-1",
+                                              "csrf": token})
+        assert r.status_code == 400 and "The current password is wrong." in r.text
+    # now even the right password waits: a stolen session cannot guess at full speed
+    r = c.post("/account/password", data={"current": PASSWORDS[BOB], "new": "taken-over-1",
+                                          "csrf": token})
+    assert r.status_code == 429 and 0 < int(r.headers["retry-after"]) <= 15 * 60 + 1
+    assert "Too many failed sign-ins" in r.text
+    assert c.get("/api/me").json()["user"] == BOB  # nothing changed: the session lives on
+    assert sign_in(web_accounts.client(), BOB, "taken-over-1") == 429  # the same limiter
+    assert sign_in(web_accounts.client(), ANN, PASSWORDS[ANN]) == 303  # Ann is not locked out
+
+
+@both_stores
 def test_users_never_read_or_rate_as_each_other(web_accounts: Web) -> None:
     ann, bob = web_accounts.client(), web_accounts.client()
     assert sign_in(ann, ANN, PASSWORDS[ANN]) == 303
@@ -149,11 +186,15 @@ def test_single_user_mode_needs_no_login_and_rating_changes_the_profile(web_sing
     profile = c.get("/profile").text
     assert re.search(r'id="liked-count">(\d+)<', profile).group(1) == str(before + 1)
     assert pid in profile  # in the feedback history
-    # htmx: the buttons come back with the choice marked, not a whole page
-    r = c.post("/rate", data={"paper": pid, "action": "save", "csrf": csrf_of(c)},
-               headers={"HX-Request": "true"})
-    assert r.text.lstrip().startswith('<div class="actions"')
-    assert re.search(r'rate-save chosen" title="Save" aria-pressed="true"', r.text)
+    # the buttons' script posts to the API: its answer says what the card shows, in the
+    # user's language, and the page shows the same after a reload
+    r = c.post("/api/rate", json={"paper": pid, "action": "save"},
+               headers={"X-CSRF-Token": csrf_of(c), "Accept-Language": "zh-CN"})
+    assert r.json() == {"user": ANN, "paper_id": pid, "action": "save", "label": 1,
+                        "in_store": True, "said": "你的评价: 已收藏"}
+    page = c.get(f"/digest/{DAY1}", headers={"Accept-Language": "zh-CN"}).text
+    assert re.search(r'rate-save chosen" title="收藏" aria-pressed="true"', page)
+    assert "你的评价: 已收藏" in page
 
 
 def test_a_digest_link_rates_its_own_user_and_shows_a_confirmation(web_accounts: Web) -> None:
@@ -381,6 +422,63 @@ def test_pictures_draw_library_and_picks(web_single: Web) -> None:
     assert 'class="trend"' in page and "2024-12-18" in page
 
 
+def _legend(page: str) -> list[str]:
+    trend = page[page.index('class="trend"'):]
+    return re.findall(r'fill="currentColor">([^<]*)</text>', trend[:trend.index("</svg>")])
+
+
+def test_each_user_sees_the_trends_of_their_own_topics(web_accounts: Web) -> None:
+    # a second listing day: 40 of DAY1's papers cross-listed the day before
+    day0 = "2024-12-17"
+    with web_accounts.store.begin() as conn:
+        web_accounts.store.add_listings(conn, day0, [
+            (p.id, "cross") for p in web_accounts.store.listing(DAY1)[100:140]])
+    trends, legends = {}, {}
+    for user in (ANN, BOB):
+        c = web_accounts.client()
+        assert sign_in(c, user, PASSWORDS[user]) == 303
+        trends[user] = c.get("/api/trends").json()
+        legends[user] = _legend(c.get("/pictures").text)
+        entries = web_accounts.store.digest(user, DAY1)
+        trend = trends[user]
+        assert trend["days"] == [day0, DAY1]
+        names = [t["name"] for t in trend["topics"]]
+        assert names and legends[user] == names  # one series per topic, named on the picture
+        # every listed paper is counted at most once per topic, and some are close to one
+        assert all(0 <= n <= 40 for t in trend["topics"] for n in t["close"][:1])
+        assert sum(sum(t["close"]) for t in trend["topics"]) > 0
+        # each digest paper scores for the one topic it is nearest to
+        tops = [t["top"][1] for t in trend["topics"] if t["top"][1] is not None]
+        assert max(tops) == max(e.score for e in entries)
+        assert all(t["top"][0] is None for t in trend["topics"])  # no digest on day0
+        for t in trend["topics"]:
+            if t["top"][1] is not None:
+                assert min(e.score for e in entries) <= t["mean"][1] <= t["top"][1]
+    # different libraries, different topics and numbers
+    assert trends[ANN]["topics"] != trends[BOB]["topics"]
+    assert set(legends[ANN]) != set(legends[BOB])
+
+
+def test_trend_labels_are_text() -> None:
+    from papersift.web.svg import trend
+    from papersift.web.views import TopicTrend
+
+    hostile = TopicTrend(name='<script>alert(1)</script>"><img onerror=x>', close=[3, 5],
+                         mean=[None, 1.5], top=[None, 2.0])
+    out = trend(["2024-12-17", "2024-12-18"], [hostile])
+    assert "<script>" not in out and "<img" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img onerror=x&gt;" in out
+    assert "2024-12-18 · &lt;script&gt;" in out and ": 2.00 (mean 1.50)" in out
+
+
+def test_a_library_without_papers_has_no_trends_to_draw(web_single: Web) -> None:
+    web_single.store.sync_library(ANN, "config", [])
+    c = web_single.client()
+    assert c.get("/api/trends").json() == {"days": [], "topics": []}
+    assert "Add papers to your library to see the trends of your topics." in c.get(
+        "/pictures").text
+
+
 @pytest.mark.parametrize("host,accounts", [("127.0.0.1", False), ("::1", False),
                                            ("0.0.0.0", True), ("192.168.1.5", True)])
 def test_any_address_but_loopback_needs_accounts(web_single: Web, host: str,
@@ -397,7 +495,12 @@ def test_api_docs_work_offline(web_single: Web) -> None:
     assert assets and all(a.startswith("/") for a in assets)  # no CDN
     assert all(c.get(a).status_code == 200 for a in assets)
     spec = c.get("/openapi.json").json()
-    assert {"/api/digest/{day}", "/api/search", "/api/rate"} <= set(spec["paths"])
+    assert {"/api/digest/{day}", "/api/search", "/api/rate", "/api/trends"} <= set(
+        spec["paths"])
+    # the answers the pages' script and the pictures use are documented field by field
+    schemas = spec["components"]["schemas"]
+    assert {"said", "action", "paper_id"} <= set(schemas["Rated"]["properties"])
+    assert {"days", "topics"} <= set(schemas["Trend"]["properties"])
 
 
 def test_digest_cards_show_the_llm_tldr_of_their_own_user(web_single: Web) -> None:

@@ -1,6 +1,7 @@
 """The web app in Debian's Chromium (Playwright, one browser for the module): read a digest,
-rate a paper in place and see the profile change, search, sign in and out, switch language;
-hostile paper text stays text. Screenshots go to test-artifacts/web/ (git-ignored)."""
+rate a paper in place (the JSON API) and see the profile change, search, sign in and out,
+switch language; hostile paper text stays text. Screenshots go to test-artifacts/web/
+(git-ignored)."""
 
 from __future__ import annotations
 
@@ -60,9 +61,15 @@ def test_read_rate_search_and_switch_language(browser, tmp_path: Path,  # type: 
 
         profile_before = int(_liked(context, base))
         card = cards.nth(4)
-        card.get_by_role("button", name=re.compile("Like")).click()
-        # htmx swaps the buttons in place: same page, choice marked
+        page.evaluate("window.__same_page = true")
+        # the button posts to the JSON API and the card shows its answer: same page, no
+        # reload, the choice marked
+        with page.expect_response(lambda r: r.url == base + "/api/rate") as answer:
+            card.get_by_role("button", name=re.compile("Like")).click()
+        assert answer.value.status == 200 and answer.value.json()["action"] == "up"
         card.locator("button.rate-up.chosen").wait_for()
+        assert card.locator(".rated").inner_text() == "Your rating: liked"
+        assert page.evaluate("window.__same_page") is True
         assert page.url.endswith(f"/digest/{DAY1}")
         assert int(_liked(context, base)) == profile_before + 1
 
@@ -80,6 +87,7 @@ def test_read_rate_search_and_switch_language(browser, tmp_path: Path,  # type: 
 
         page.goto(base + "/pictures")
         assert page.locator("#map circle").count() >= 10
+        assert page.locator("#trend g.series").count() >= 1  # one series per topic
         shot(page, "pictures")
 
         page.goto(base + f"/digest/{DAY1}")

@@ -237,28 +237,36 @@ class WebMixin:
         with self.begin() as conn:
             return list(conn.execute(q).scalars())
 
-    def digest_trend(self, user: str, since: str) -> list[tuple[str, int, float, float]]:
-        """(day, papers, mean score, top score) of the user's digests from `since` on."""
+    def digest_scores(self, user: str, since: str) -> list[tuple[str, str, float]]:
+        """(day, paper id, score) of every paper in the user's digests from `since` on."""
         e = t.digest_entries
-        q = (select(t.digests.c.day, func.count(e.c.rank), func.avg(e.c.score),
-                    func.max(e.c.score))
-             .select_from(t.digests).outerjoin(e, e.c.digest_id == t.digests.c.id)
+        q = (select(t.digests.c.day, e.c.paper_id, e.c.score)
+             .join(t.digests, t.digests.c.id == e.c.digest_id)
              .where(t.digests.c.user == user, t.digests.c.day >= since)
-             .group_by(t.digests.c.day).order_by(t.digests.c.day))
+             .order_by(t.digests.c.day, e.c.rank))
         with self.begin() as conn:
-            return [(d, int(n), float(m or 0), float(x or 0)) for d, n, m, x in conn.execute(q)]
+            return [(d, pid, float(s)) for d, pid, s in conn.execute(q)]
 
-    def listing_volume(self, since: str, until: str,
-                       categories: Sequence[str]) -> list[tuple[str, int]]:
-        """(day, papers listed in `categories`) for listing days in [since, until]."""
-        q = (select(t.listings.c.day, func.count())
-             .join(t.papers, t.papers.c.id == t.listings.c.paper_id)
-             .where(t.listings.c.day >= since, t.listings.c.day <= until,
-                    t.listings.c.kind.in_(("new", "cross")), *_category_any(categories))
-             .group_by(t.listings.c.day).order_by(t.listings.c.day))
+    def listed_vectors(self, model: str, since: str, until: str, categories: Sequence[str]
+                       ) -> tuple[list[str], np.ndarray]:
+        """The listing day and cached vector of each paper listed (new or cross) in
+        `categories` on the days in [since, until]: one query, no paper text read."""
+        e, li = t.embeddings, t.listings
+        q = (select(li.c.day, e.c.vector)
+             .join(t.papers, t.papers.c.id == li.c.paper_id)
+             .join(e, and_(e.c.paper_id == li.c.paper_id, e.c.model == model,
+                           e.c.text_hash == t.papers.c.text_hash))
+             .where(li.c.day >= since, li.c.day <= until, li.c.kind.in_(("new", "cross")),
+                    *_category_any(categories)))
+        days: list[str] = []
+        blobs: list[bytes] = []
         with self.begin() as conn:
-            return [(d, int(n)) for d, n in conn.execute(q)]
-
+            for day, blob in conn.execute(q):
+                days.append(day)
+                blobs.append(blob)
+        if not blobs:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return days, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
 
 
 def _category_any(categories: Sequence[str]) -> list[ColumnElement[bool]]:

@@ -1,2 +1,3 @@
-"""The web app: FastAPI + Jinja2 pages (htmx for in-place rating), a JSON API under /api,
-accounts and sessions. `papersift serve` hosts it beside the scheduler."""
+"""The web app: FastAPI + Jinja2 pages (a small script rates in place through the JSON
+API), a JSON API under /api, accounts and sessions. `papersift serve` hosts it beside the
+scheduler."""

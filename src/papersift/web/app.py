@@ -45,9 +45,9 @@ from papersift.rank.embed import Embedder
 from papersift.store import Store
 from papersift.store.web import Filters
 from papersift.tokens import load_key
-from papersift.web import auth
+from papersift.web import auth, svg
 from papersift.web.i18n import LANGS, pick_lang, translator
-from papersift.web.views import Card, DigestView, Views
+from papersift.web.views import DigestView, Trend, Views, rating_text
 
 STATIC = Path(__file__).parent / "static"
 TERM_KINDS = ("author", "keyword", "mute")
@@ -122,6 +122,24 @@ class RateIn(BaseModel):
     action: str
 
 
+class Rated(BaseModel):
+    """A stored rating, with what the page's card says of it."""
+
+    user: str
+    paper_id: str
+    action: str
+    label: int | None  # what it teaches the profile: 1 liked, -1 disliked, None nothing
+    in_store: bool  # False: the paper's text is looked up before the next ranking
+    said: str  # "Your rating: liked", in the user's language
+
+
+class Me(BaseModel):
+    user: str
+    lang: str
+    csrf: str  # the token POSTs must send as X-CSRF-Token
+    accounts: bool  # False: single-user mode (no sign-in)
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: `next` must never send a user to another site (browsers drop
     tabs and newlines, so "/\t/evil.example" would become "//evil.example")."""
@@ -149,6 +167,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
                         autoescape=select_autoescape(["html"]),
                         auto_reload=False)  # package files: no stat of each on every page
     jinja.filters["authors"] = short_authors
+    jinja.globals["rating_text"] = rating_text
     store.end_sessions(expired_before=datetime.now(UTC).isoformat(timespec="seconds"))
 
     # FastAPIOffline: the /docs and /redoc pages serve their scripts from the package, not
@@ -271,6 +290,18 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     # --- sign-in ----------------------------------------------------------------------------
 
+    def _address(request: Request) -> str:
+        return request.client.host if request.client else "?"
+
+    def _too_many(request: Request, wait: float, name: str, **ctx: Any) -> Response:
+        """A password check the limiter refuses: `name` again, saying how long to wait."""
+        _ = translator(request.state.lang)
+        msg = _("Too many failed sign-ins: try again in {minutes} minutes.",
+                minutes=int(wait // 60) + 1)
+        refused = page(request, name, 429, error=msg, **ctx)
+        refused.headers["Retry-After"] = str(int(wait) + 1)  # for scripts and clients
+        return refused
+
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request, next: str = "/") -> Response:
         if single_user:
@@ -287,15 +318,9 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         if not auth.same_token(csrf, request.cookies.get(auth.LOGIN_CSRF_COOKIE) or ""):
             raise Refused()
         _ = translator(request.state.lang)
-        ip = request.client.host if request.client else "?"
-        wait = limiter.wait(ip, user)
-        if wait > 0:
-            msg = _("Too many failed sign-ins: try again in {minutes} minutes.",
-                    minutes=int(wait // 60) + 1)
-            refused = page(request, "login.html", 429, next=_safe_next(next), error=msg,
-                           form_token=csrf)
-            refused.headers["Retry-After"] = str(int(wait) + 1)  # for scripts and clients
-            return refused
+        ip = _address(request)
+        if (wait := limiter.wait(ip, user)) > 0:
+            return _too_many(request, wait, "login.html", next=_safe_next(next), form_token=csrf)
         if not auth.check_password(store, user, password):
             limiter.failed(ip, user)
             return page(request, "login.html", 401, next=_safe_next(next),
@@ -324,9 +349,16 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         if not accounts:
             raise PapersiftError("single-user mode has no password: run `papersift serve` "
                                  "on a non-loopback address or set web.accounts = true")
+        # the current password is a password guess like a sign-in: a stolen session must not
+        # test passwords at full speed, so both share one limiter
+        ip = _address(request)
+        if (wait := limiter.wait(ip, session.user)) > 0:
+            return _too_many(request, wait, "account.html")
         if not auth.check_password(store, session.user, current):
+            limiter.failed(ip, session.user)
             _ = translator(request.state.lang)
-            return page(request, "account.html", 400, error=_("Wrong user name or password."))
+            return page(request, "account.html", 400, error=_("The current password is wrong."))
+        limiter.succeeded(ip, session.user)
         auth.set_password(store, session.user, new)  # ends every session, this one too
         fresh = auth.open_session(store, session.user, days)
         response = RedirectResponse("/account?done=1", status_code=303)
@@ -371,15 +403,12 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         return page(request, "paper.html", v=view)
 
     @app.post("/rate", include_in_schema=False)
-    def rate_form(request: Request, session: Checked, paper: Annotated[str, Form()],
+    def rate_form(session: Checked, paper: Annotated[str, Form()],
                   action: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
                   ) -> Response:
-        rated = rate(store, session.user, paper, action, via="web")
-        if request.headers.get("hx-request"):
-            found = store.get_papers([rated.paper_id])
-            if rated.paper_id in found:
-                card = Card(found[rated.paper_id], rated.action)
-                return page(request, "_actions.html", c=card, next=_safe_next(next))
+        """The rating buttons without JavaScript (with it, static/rate.js posts to /api/rate
+        and updates the card in place)."""
+        rate(store, session.user, paper, action, via="web")
         return RedirectResponse(_safe_next(next), status_code=303)
 
     @app.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
@@ -480,16 +509,17 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
     def pictures(request: Request, session: Viewer) -> Response:
         days_ = store.digest_days(session.user)
         today = days_[0] if days_ else None
+        trend = views.trend(session.user, today)
         return page(request, "pictures.html", map=views.interest_map(session.user, today),
-                    trend=views.trend(session.user, today))
+                    trend=svg.trend(trend.days, trend.topics) if trend.topics else None)
 
     # --- JSON API ---------------------------------------------------------------------------
 
     @app.get("/api/me", tags=["api"])
-    def api_me(request: Request, session: Viewer) -> dict:
+    def api_me(request: Request, session: Viewer) -> Me:
         """Who is signed in, their UI language, and the CSRF token POSTs must send."""
-        return {"user": session.user, "lang": request.state.lang, "csrf": session.csrf,
-                "accounts": accounts}
+        return Me(user=session.user, lang=request.state.lang, csrf=session.csrf,
+                  accounts=accounts)
 
     @app.get("/api/days", tags=["api"])
     async def api_days(session: Viewer) -> list[str]:
@@ -540,11 +570,20 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         feedback history."""
         return views.profile(session.user)
 
+    @app.get("/api/trends", tags=["api"])
+    def api_trends(session: Viewer) -> Trend:
+        """The pictures page's trends: for each of your interest clusters and each listing
+        day of the 60 before your latest digest, the papers listed close to it and the
+        mean and top score of your digest papers nearest to it."""
+        return views.trend(session.user)
+
     @app.post("/api/rate", tags=["api"])
-    def api_rate(session: Checked, body: RateIn) -> dict:
-        """Rate a paper (up, down, save, dismiss) as the signed-in user."""
+    def api_rate(request: Request, session: Checked, body: RateIn) -> Rated:
+        """Rate a paper (up, down, save, dismiss) as the signed-in user; the digest page's
+        buttons call it and show `said` on the card."""
         rated = rate(store, session.user, body.paper, body.action, via="web")
-        return {"user": rated.user, "paper_id": rated.paper_id, "action": rated.action,
-                "label": rated.label, "in_store": rated.in_store}
+        return Rated(user=rated.user, paper_id=rated.paper_id, action=rated.action,
+                     label=rated.label, in_store=rated.in_store,
+                     said=rating_text(translator(request.state.lang), rated.action))
 
     return app

@@ -125,9 +125,15 @@ ZH: dict[str, str] = {
     "Your library (filled) and recent recommendations (rings), by interest cluster; "
     "hover for titles.":
         "你的文库（实心）与近期推荐（空心），按兴趣聚类着色；悬停查看标题。",
-    "Daily volume and scores": "每日数量与得分",
-    "Bars: papers listed in your categories; line: top digest score.":
-        "柱：你关注分类中的新论文数；折线：推荐最高得分。",
+    "Your topics, day by day": "你的主题，逐日变化",
+    "One colour per interest cluster, as on the map. Above: papers listed each day close to "
+    "it; below: the top digest score among the day's picks nearest to it. Hover for the "
+    "numbers.":
+        "每个兴趣簇一种颜色，与兴趣图一致。上：每天公布的与它相近的论文数；下：当天推荐中最接近它的"
+        "论文的最高得分。鼠标悬停可看数值。",
+    "Add papers to your library to see the trends of your topics.":
+        "把论文加入你的文库，即可看到你的主题的趋势。",
+    "The current password is wrong.": "当前密码错误。",
     "Not enough papers with embeddings to draw a map yet.":
         "带嵌入向量的论文还不够，暂无法绘制地图。",
     "Thanks — rated.": "谢谢——已记录评价。",

@@ -1,12 +1,14 @@
-"""Server-rendered SVG pictures: the interest map and the daily volume/score trend.
+"""Server-rendered SVG pictures: the interest map and the daily trends of its topics.
 
 Inline SVG (not <img>) so each point's <title> shows the paper's title on hover; every
 text is XML-escaped, so paper titles can never become markup."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Protocol
 
 import numpy as np
 
@@ -58,35 +60,59 @@ def interest_map(points: list[Point], xy: np.ndarray, legend: list[str],
     return "".join(out)
 
 
-def trend(volume: list[tuple[str, int]], scores: dict[str, float],
-          width: int = 640, height: int = 220) -> str:
-    """Bars: papers listed per day; line: the day's top digest score (own scale)."""
-    pad, bottom = 30, 30
-    n = max(len(volume), 1)
-    top_n = max((v for _, v in volume), default=1) or 1
-    top_s = max(scores.values(), default=1.0) or 1.0
-    bw = (width - 2 * pad) / n
-    plot_h = height - pad - bottom
+class Series(Protocol):
+    """One topic's daily numbers (views.TopicTrend)."""
+
+    name: str
+    close: list[int]
+    mean: list[float | None]
+    top: list[float | None]
+
+
+def trend(days: list[str], series: Sequence[Series], width: int = 640) -> str:
+    """Two panels over the same days, one colour per topic (the interest map's): above, the
+    papers listed close to each topic; below, the top digest score of its papers (the mean
+    is in each point's hover text)."""
+    pad, panel, gap, row = 30, 110, 30, 18
+    height = pad + 2 * panel + gap + 30 + row * len(series)
+    step = (width - 2 * pad) / max(len(days) - 1, 1)
+    top_n = max((n for s in series for n in s.close), default=0) or 1
+    top_s = max((x for s in series for x in s.top if x is not None), default=0.0) or 1.0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'class="trend" role="img" aria-label="daily volume and scores">',
-           f'<text x="{pad}" y="16" font-size="11">{top_n}</text>']
-    line = []
-    for i, (day, count) in enumerate(volume):
-        h = count / top_n * plot_h
-        x = pad + i * bw
-        out.append(f'<rect x="{x + 1:.1f}" y="{pad + plot_h - h:.1f}" width="{max(bw - 2, 1):.1f}" '
-                   f'height="{h:.1f}" fill="#c9d7ea"><title>{escape(day)}: {count}</title></rect>')
-        if day in scores:
-            cy = pad + plot_h - max(scores[day], 0) / top_s * plot_h
-            line.append(f"{x + bw / 2:.1f},{cy:.1f}")
-            out.append(f'<circle cx="{x + bw / 2:.1f}" cy="{cy:.1f}" r="3" fill="#e15759">'
-                       f'<title>{escape(day)}: {scores[day]:.2f}</title></circle>')
-    if len(line) > 1:
-        out.append(f'<polyline points="{" ".join(line)}" fill="none" stroke="#e15759" '
-                   'stroke-width="1.5"/>')
-    if volume:
-        out.append(f'<text x="{pad}" y="{height - 8}" font-size="11">{escape(volume[0][0])}</text>'
-                   f'<text x="{width - pad}" y="{height - 8}" font-size="11" text-anchor="end">'
-                   f'{escape(volume[-1][0])}</text>')
+           f'class="trend" role="img" aria-label="daily papers and scores per topic">',
+           f'<text x="{pad}" y="{pad - 6}" font-size="11">{top_n}</text>',
+           f'<text x="{pad}" y="{pad + panel + gap - 6}" font-size="11">{top_s:.2f}</text>']
+    for y0 in (pad, pad + panel + gap):
+        out.append(f'<rect x="{pad}" y="{y0}" width="{width - 2 * pad}" height="{panel}" '
+                   'fill="none" stroke="#8884"/>')
+
+    def x(i: int) -> float:  # a single day's points in the middle, not on the left edge
+        return pad + i * step if len(days) > 1 else width / 2
+
+    for k, s in enumerate(series):
+        colour, name = PALETTE[k % len(PALETTE)], escape(s.name)
+        out.append(f'<g class="series" fill="{colour}" stroke="{colour}">')
+        counts = [(x(i), pad + panel - n / top_n * panel) for i, n in enumerate(s.close)]
+        if len(counts) > 1:
+            out.append('<polyline fill="none" stroke-width="1.5" points="'
+                       + " ".join(f"{a:.1f},{b:.1f}" for a, b in counts) + '"/>')
+        for (cx, cy), day, n in zip(counts, days, s.close, strict=True):
+            out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.5"><title>{escape(day)} · '
+                       f'{name}: {n}</title></circle>')
+        base = pad + 2 * panel + gap
+        for i, (day, mean, best) in enumerate(zip(days, s.mean, s.top, strict=True)):
+            if best is not None:
+                out.append(f'<circle cx="{x(i):.1f}" cy="{base - best / top_s * panel:.1f}" '
+                           f'r="3.5"><title>{escape(day)} · {name}: {best:.2f} '
+                           f'(mean {mean:.2f})</title></circle>')
+        y = base + 20 + row * (k + 1)
+        out.append(f'<rect x="{pad}" y="{y - 10}" width="10" height="10"/>'
+                   f'<text x="{pad + 16}" y="{y}" font-size="12" stroke="none" '
+                   f'fill="currentColor">{name}</text></g>')
+    if days:
+        y = pad + 2 * panel + gap + 14
+        out.append(f'<text x="{pad}" y="{y}" font-size="11">{escape(days[0])}</text>'
+                   f'<text x="{width - pad}" y="{y}" font-size="11" text-anchor="end">'
+                   f'{escape(days[-1])}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -11,13 +11,14 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from papersift.config import Settings
 from papersift.errors import PapersiftError
 from papersift.jobs import SharedDay, score_day
 from papersift.profile.config_source import ProfileSpec
 from papersift.profile.mute import muted_by
-from papersift.profile.show import beliefs, clusters
+from papersift.profile.show import Cluster, beliefs, clusters
 from papersift.profile.user import user_spec
 from papersift.rank.base import Candidates, Ranker, Scored, get_ranker, short_title
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
@@ -30,6 +31,9 @@ MORE = 30  # papers shown below the threshold
 SIMILAR = 8
 MAP_DAYS = 30  # recent recommendations drawn on the interest map
 TREND_DAYS = 60
+# A listed paper is "close" to an interest cluster at this cosine to its centre: with
+# all-MiniLM-L6-v2, papers of one subfield mostly score above it and unrelated ones below.
+CLOSE = 0.5
 REUSE_TTL = 60.0  # seconds a listing count or a digest's papers are reused (`_recent`)
 REUSE_MAX = 4096  # entries kept at most
 RANKINGS = 8  # day rankings kept for "why not" (each holds a fitted ranker: megabytes)
@@ -63,6 +67,11 @@ WHY_NOT = {
 RATED = {"up": "liked", "down": "disliked", "save": "saved", "dismiss": "dismissed"}
 
 
+def rating_text(_: Callable[..., str], action: str) -> str:
+    """What a card says of its rating, on the page and in /api/rate's answer."""
+    return f"{_('Your rating')}: {_(RATED[action])}"
+
+
 @dataclass
 class Card:
     paper: Paper
@@ -80,6 +89,20 @@ class Card:
                 "pdf": f"https://arxiv.org/pdf/{p.id}", "html": f"https://arxiv.org/html/{p.id}",
                 "rank": self.rank, "score": self.score, "score_fraction": round(self.fraction, 3),
                 "reason": self.reason, "tldr": self.tldr, "rating": self.rating}
+
+
+class TopicTrend(BaseModel):
+    """One interest cluster, day by day (lists aligned with `Trend.days`)."""
+
+    name: str  # its top terms, as the interest map's legend names it
+    close: list[int]  # papers listed that day close to it
+    mean: list[float | None]  # mean score of the day's digest papers nearest to it
+    top: list[float | None]  # their top score (None: no digest paper of it that day)
+
+
+class Trend(BaseModel):
+    days: list[str]  # listing and digest days, oldest first
+    topics: list[TopicTrend]
 
 
 @dataclass
@@ -460,37 +483,74 @@ class Views:
 
     # --- pictures ---------------------------------------------------------------------------
 
+    def _topics(self, liked: list[Paper], vecs: dict[str, np.ndarray]
+                ) -> tuple[list[Cluster], list[str], np.ndarray]:
+        """The interest clusters of `papersift profile show` over the liked papers (all with
+        vectors), their names (top terms) and the unit centres of their papers' vectors."""
+        if not liked:
+            return [], [], np.zeros((0, 0), dtype=np.float32)
+        groups = clusters([p.title + ". " + p.abstract for p in liked], [p.title for p in liked])
+        centres = np.stack([np.mean([vecs[liked[i].id] for i in g.members], axis=0)
+                            for g in groups])
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        return groups, [", ".join(g.terms[:3]) or "library" for g in groups], centres
+
+    def _embedded_library(self, user: str) -> tuple[list[Paper], dict[str, np.ndarray]]:
+        liked = list(self.store.get_papers(self._liked(user)).values())
+        vecs = self.vectors(liked, compute=False)
+        return [p for p in liked if p.id in vecs], vecs
+
     def interest_map(self, user: str, today: str | None = None) -> str | None:
         """Library and recent recommendations in 2-D (PCA of their embeddings), coloured by
         the interest clusters of `papersift profile show`; None when too few are embedded."""
         since = (date.fromisoformat(today or date.today().isoformat())
                  - timedelta(days=MAP_DAYS)).isoformat()
-        liked = list(self.store.get_papers(self._liked(user)).values())
+        liked, vecs = self._embedded_library(user)
+        held = {p.id for p in liked}
         picked = [p for p in self.store.get_papers(self.store.recent_picks(user, since)).values()
-                  if p.id not in {q.id for q in liked}]
-        vecs = self.vectors(liked + picked, compute=False)
-        liked = [p for p in liked if p.id in vecs]
+                  if p.id not in held]
+        vecs |= self.vectors(picked, compute=False)
         picked = [p for p in picked if p.id in vecs]
         if len(liked) + len(picked) < 3:
             return None
-        groups = clusters([p.title + ". " + p.abstract for p in liked],
-                          [p.title for p in liked]) if liked else []
+        groups, legend, centres = self._topics(liked, vecs)
         label = {liked[i].id: k for k, g in enumerate(groups) for i in g.members}
-        legend = [", ".join(g.terms[:3]) or "library" for g in groups] or ["recommendations"]
-        if groups:  # a recommendation takes the colour of the nearest cluster centre
-            centres = np.stack([np.mean([vecs[liked[i].id] for i in g.members], axis=0)
-                                for g in groups])
-            for p in picked:
-                label[p.id] = int(np.argmax(centres @ vecs[p.id]))
-        points = [svg.Point(p.id, p.title, label.get(p.id, 0), p in liked)
+        for p in picked if groups else []:  # a recommendation takes its nearest cluster's colour
+            label[p.id] = int(np.argmax(centres @ vecs[p.id]))
+        points = [svg.Point(p.id, p.title, label.get(p.id, 0), p.id in held)
                   for p in liked + picked]
         xy = svg.project(np.stack([vecs[p.paper_id] for p in points]))
-        return svg.interest_map(points, xy, legend)
+        return svg.interest_map(points, xy, legend or ["recommendations"])
 
-    def trend(self, user: str, today: str | None = None) -> str:
+    def trend(self, user: str, today: str | None = None) -> Trend:
+        """Per interest cluster and listing day of the last TREND_DAYS: how many papers listed
+        in the configured categories were close to it, and the mean and top score of the
+        day's digest papers nearest to it (the cluster a paper's map colour shows)."""
         days = self.store.digest_days(user)
         end = today or (days[0] if days else date.today().isoformat())
         since = (date.fromisoformat(end) - timedelta(days=TREND_DAYS)).isoformat()
-        volume = self.store.listing_volume(since, end, self.settings["arxiv.categories"])
-        scores = {d: top for d, n, _, top in self.store.digest_trend(user, since) if n}
-        return svg.trend(volume, scores)
+        liked, vecs = self._embedded_library(user)
+        _, names, centres = self._topics(liked, vecs)
+        if not names:
+            return Trend(days=[], topics=[])
+        listed_on, m = self.store.listed_vectors(self.model_key, since, end,
+                                                 self.settings["arxiv.categories"])
+        picks = self.store.digest_scores(user, since)
+        picked = self.vectors(list(self.store.get_papers([pid for _, pid, _ in picks]).values()),
+                              compute=False)
+        axis = sorted(set(listed_on) | {d for d, _, _ in picks})
+        at = {d: i for i, d in enumerate(axis)}
+        close = np.zeros((len(names), len(axis)), dtype=int)
+        if len(listed_on):
+            # a cosine: the pair backend's stored vectors are two unit halves, not one
+            near = (m @ centres.T) >= CLOSE * np.linalg.norm(m, axis=1, keepdims=True)
+            np.add.at(close.T, [at[d] for d in listed_on], near.astype(int))
+        scores: list[list[list[float]]] = [[[] for _ in axis] for _ in names]
+        for day, pid, score in picks:
+            if pid in picked:
+                scores[int(np.argmax(centres @ picked[pid]))][at[day]].append(score)
+        return Trend(days=axis, topics=[
+            TopicTrend(name=name, close=close[k].tolist(),
+                       mean=[round(float(np.mean(s)), 4) if s else None for s in scores[k]],
+                       top=[max(s) if s else None for s in scores[k]])
+            for k, name in enumerate(names)])
