@@ -390,6 +390,18 @@ def test_profile_edits_upload_and_remove(web_single: Web) -> None:
     assert not [s for s in web_single.store.sources(ANN) if s.kind == "bibtex"]
 
 
+@pytest.mark.parametrize(("header", "lang"), [
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh"), ("zh;q=0.1, en;q=0.9", "en"),
+    ("fr-FR, zh-TW;q=0.5", "zh"), ("en-GB;q=0.7, zh;q=0.7", "en"), ("zh;q=0, en", "en"),
+    ("zh;q=0", "en"), ("zh;q=abc, en;q=0.2", "en"), ("", "en"), (None, "en")])
+def test_the_browsers_preferred_language_wins_by_its_weights(header: str | None,
+                                                             lang: str) -> None:
+    from papersift.web.i18n import pick_lang
+
+    assert pick_lang(None, header) == lang
+    assert pick_lang("zh", header) == "zh"  # the user's own choice comes first
+
+
 def test_language_follows_the_browser_then_the_users_choice(web_single: Web) -> None:
     c = web_single.client()
     assert "每日推荐" in c.get(f"/digest/{DAY1}", headers={"Accept-Language": "zh-CN,zh"}).text

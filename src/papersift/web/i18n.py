@@ -152,16 +152,24 @@ CATALOGUES = {"en": {}, "zh": ZH}
 
 
 def pick_lang(stored: str | None, accept_language: str | None) -> str:
-    """The user's choice, else the first supported language the browser asks for."""
+    """The user's choice, else the supported language the browser prefers most (its
+    q-weights, ties in the order given; q=0 means "not this one")."""
     if stored in LANGS:
         return stored
+    best, best_q = "en", 0.0
     for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
+        tag, *params = (x.strip().lower() for x in part.split(";"))
+        lang = "zh" if tag.startswith("zh") else "en" if tag.startswith("en") else None
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0  # a malformed weight counts as a refusal, not a preference
+        if lang and q > best_q:
+            best, best_q = lang, q
+    return best
 
 
 def translator(lang: str) -> Callable[..., str]:
