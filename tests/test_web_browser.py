@@ -84,6 +84,19 @@ def test_read_rate_search_and_switch_language(browser, tmp_path: Path,  # type: 
         page.locator("article.card").first.wait_for()
         assert "language" in page.locator("article.card").first.inner_text().lower()
         shot(page, "search")
+        # hostile text in search results and in the feedback history is text too
+        page.fill("#q", "robust decoding")
+        page.click("#search-go")
+        page.locator("article.card").first.wait_for()
+        assert XSS[1].title in page.locator("article.card h3.title a").all_inner_texts()
+        assert page.evaluate("window.__xss") is None
+        csrf = context.request.get(base + "/api/me").json()["csrf"]
+        assert context.request.post(base + "/api/rate", headers={"X-CSRF-Token": csrf},
+                                    data={"paper": XSS[0].id, "action": "down"}).ok
+        page.goto(base + "/profile")
+        assert page.locator("#history a", has_text=XSS[0].title).count() == 1
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("#history img, #history script").count() == 0
 
         page.goto(base + "/pictures")
         assert page.locator("#map circle").count() >= 10
