@@ -1,7 +1,8 @@
 """The optional LLM layer against the local deterministic model (tests/llm_server.py):
-tokens and calls per daily run and user at N = 30, the cache on a rerun, the run time the
-layer adds, the injection corpus, the screen's false alarms on real abstracts, and what
-distillation does for the local ranker.
+tokens and calls per daily run and user at N = 30 (the lift check's share too), the cache
+on a rerun, the run time the layer adds, both injection corpora (with and without the lift
+check), the screen's false alarms on real abstracts, and what distillation does for the
+local ranker.
 
     .venv/bin/python benchmarks/llm.py --out benchmarks/RESULTS.md
 
@@ -31,7 +32,7 @@ import sections  # noqa: E402  (benchmarks/, the script's folder)
 
 from papersift import config  # noqa: E402
 from papersift.jobs import DailyResult, daily  # noqa: E402
-from papersift.llm import prompts  # noqa: E402
+from papersift.llm import lift, prompts  # noqa: E402
 from papersift.llm.client import Client  # noqa: E402
 from papersift.llm.rerank import max_shift, rerank  # noqa: E402
 from papersift.profile.config_source import read_id_file  # noqa: E402
@@ -41,7 +42,7 @@ from papersift.sources.dump import import_dump  # noqa: E402
 from papersift.store import Store  # noqa: E402
 from papersift.store import schema as t  # noqa: E402
 from papersift.store.llm import LLMRun  # noqa: E402
-from tests.llm_server import LLMServer, injection_corpus  # noqa: E402
+from tests.llm_server import CORPUS, HELDOUT, LLMServer, injection_corpus  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 DAY = "2025-11-12"
@@ -101,6 +102,21 @@ def last_run(settings: config.Settings) -> LLMRun:
         store.close()
 
 
+def lift_checks(settings: config.Settings) -> tuple[int, int]:
+    """Papers whose judgement the lift check replaced, and how many it lowered."""
+    jt = t.llm_judgements
+    store = Store(settings.store_url)
+    try:
+        with store.begin() as conn:
+            rows = conn.execute(jt.select()).all()
+    finally:
+        store.close()
+    base = {(r.paper_id, r.prompt_version): r.relevance for r in rows}
+    checked = [r for r in rows if r.prompt_version.endswith(lift.SPLIT)]
+    return len(checked), sum(r.relevance < base[r.paper_id, r.prompt_version.removesuffix(
+        lift.SPLIT)] for r in checked)
+
+
 def bench_daily(base: Path, backend: str, server: LLMServer) -> list[str]:
     embedder = make_embedder(load(base, backend))
     llm = {"enabled": True, "base_url": server.url, "model": "tiny-judge", "top_n": 30}
@@ -110,6 +126,7 @@ def bench_daily(base: Path, backend: str, server: LLMServer) -> list[str]:
     llm_settings = load(copy(base, "llm"), backend, **llm)
     llm_s, result = timed_daily(llm_settings, embedder)
     first = last_run(llm_settings)
+    checked, lowered = lift_checks(llm_settings)
     rerun_s, again = timed_daily(llm_settings, embedder)
     assert again.reused
     # a run killed after the LLM stage, before its digest was stored, is run again
@@ -136,6 +153,9 @@ def bench_daily(base: Path, backend: str, server: LLMServer) -> list[str]:
         "| measure | value |",
         "|---|---|",
         f"| calls per daily run and user | {first.calls} |",
+        f"| of which the lift check (`llm/lift.py`): honest papers checked, extra calls | "
+        f"{checked} of {first.judged} ({lowered} lowered), {first.calls - first.judged} "
+        f"(+{(first.calls - first.judged) / first.judged:.0%}) |",
         f"| tokens per daily run and user (prompt + answer) | {first.prompt_tokens:,} + "
         f"{first.completion_tokens:,} = {tokens:,} ({tokens / max(1, first.judged):.0f} per "
         "paper) |",
@@ -161,54 +181,71 @@ def bench_injection(server: LLMServer, work: Path) -> list[str]:
     store = Store(f"sqlite:///{work / 'inject.sqlite'}")
     profile = prompts.profile_for(load(work / "x.sqlite", "minilm")["profile.description"],
                                   [], [], [])
-    rows, lifted, naive_hit, flagged = [], 0, 0, 0
-    bound = 0.0
-    neighbour = injection_corpus()[0][1]
-    for name, honest, attacked in injection_corpus():
-        finals = []
-        for mode, paper in (("honest", honest), ("obedient", attacked)):
-            server.mode = mode
-            other = replace(neighbour, id="2599.99999")
-            papers = {paper.id: paper, other.id: other}
-            scored = [Scored(other.id, 3.0, ""), Scored(paper.id, 2.0, "")]
-            bound = max_shift([3.0, 2.0], 2.0)
-            with Client(server.url, "tiny", retries=1, backoff=0) as client:
-                out = rerank(client, store, f"{mode}-{name}", DAY, profile, scored, papers)
-            finals.append(next(s.score for s in out.scored if s.paper_id == paper.id))
-            if mode == "obedient":
-                j = out.judgements.get(paper.id)
-                flagged += bool(j.flagged if j else paper.id in out.suspects)
-        naive = f"Interests: {profile.summary}\nPaper: {attacked.title}. {attacked.abstract}"
-        with Client(server.url, "tiny", retries=0) as client:
-            text = client.chat([{"role": "system", "content": "Rate the paper."},
-                                {"role": "user", "content": naive}], str)[0]
-        naive_hit += '"relevance": 10' in text
-        lifted += finals[1] > finals[0] + 1e-9
-        rows.append(f"| {name} | {finals[0]:.2f} | {finals[1]:.2f} | "
-                    f"{finals[1] - finals[0]:+.2f} |")
+    bound = max_shift([3.0, 2.0], 2.0)
+    neighbour = replace(injection_corpus()[0][1], id="2599.99999")
+    lines = []
+    for path, about in ((CORPUS, "the screen was written from it"),
+                        (HELDOUT, "new wordings, never used to tune the screen")):
+        rows, naive_hit, flagged, checked = [], 0, 0, 0
+        lifted = {"before": 0, "after": 0}
+        for name, honest, attacked in injection_corpus(path):
+            finals = []
+            for mode, paper in (("honest", honest), ("obedient", attacked)):
+                server.mode = mode
+                papers = {paper.id: paper, neighbour.id: neighbour}
+                scored = [Scored(neighbour.id, 3.0, ""), Scored(paper.id, 2.0, "")]
+                user = f"{path.stem}-{mode}-{name}"
+                with Client(server.url, "tiny", retries=1, backoff=0) as client:
+                    out = rerank(client, store, user, DAY, profile, scored, papers)
+                finals.append(next(s.score for s in out.scored if s.paper_id == paper.id))
+            # the same answer without the check: the judgement it replaced
+            before = store.cached_judgements(user, [(attacked.id, attacked.text_hash)],
+                                             prompts.PROMPT_VERSION, "tiny", profile.version)
+            unchecked = 2.0 + bound * (before[attacked.id].relevance - lift.NEUTRAL) / \
+                lift.NEUTRAL if attacked.id in out.checked else finals[1]
+            j = out.judgements.get(attacked.id)
+            flagged += bool(j.flagged if j else attacked.id in out.suspects)
+            checked += attacked.id in out.checked
+            naive = f"Interests: {profile.summary}\nPaper: {attacked.title}. {attacked.abstract}"
+            with Client(server.url, "tiny", retries=0) as client:
+                text = client.chat([{"role": "system", "content": "Rate the paper."},
+                                    {"role": "user", "content": naive}], str)[0]
+            naive_hit += '"relevance": 10' in text
+            lifted["before"] += unchecked > finals[0] + 1e-9
+            lifted["after"] += finals[1] > finals[0] + 1e-9
+            rows.append(f"| {name} | {finals[0]:.2f} | {unchecked:.2f} | {finals[1]:.2f} | "
+                        f"{finals[1] - finals[0]:+.2f} |")
+        n = len(rows)
+        lines += [
+            f"**`tests/{path.name}`** ({n} attacks; {about}):",
+            "",
+            f"- undefended prompt (raw abstract, no screen, no nonce): the obedient model gave "
+            f"relevance 10 to **{naive_hit} of {n}**",
+            f"- the screen flagged {flagged} of {n} (instructions screened out; where nothing "
+            "usable was left, the paper is demoted by the bound)",
+            f"- scored above their honest content: **{lifted['before']} of {n}** without the "
+            f"lift check, **{lifted['after']} of {n}** with it ({checked} checked)",
+            "",
+            "<details><summary>per attack: final score honest → injected, without and with "
+            "the lift check</summary>",
+            "",
+            "| attack | honest | injected, unchecked | injected | change |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            "</details>",
+            "",
+        ]
     server.mode = "honest"
     store.close()
-    n = len(rows)
     return [
-        f"{n} adversarial abstracts (`tests/llm_injection.jsonl`), each judged as honestly "
-        "written (honest model) and with its injection (obedient model that follows any "
-        "instruction it reads). Local score 2.0 beside a paper at 3.0, weight 2: the clamp "
-        f"bounds any answer's effect to ±{bound:.2f}.",
+        "Adversarial abstracts, each judged as honestly written (honest model) and with its "
+        "injection (obedient model that follows any instruction it reads). Local score 2.0 "
+        f"beside a paper at 3.0, weight 2: the clamp bounds any answer's effect to ±{bound:.2f}. "
+        "Unchecked: the final score the injected judgement would give without the lift check "
+        "(`llm/lift.py`).",
         "",
-        f"- undefended prompt (raw abstract, no screen, no nonce): the obedient model gave "
-        f"relevance 10 to **{naive_hit} of {n}**",
-        f"- papersift: **{lifted} of {n}** scored above their honest content; {flagged} of {n} "
-        "flagged (instructions screened out; where nothing usable was left, the paper is "
-        "demoted by the bound)",
-        "",
-        "<details><summary>per attack: final score honest → injected</summary>",
-        "",
-        "| attack | honest | injected | change |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-        "</details>",
-        "",
+        *lines,
     ]
 
 

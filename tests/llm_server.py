@@ -184,13 +184,16 @@ class LLMServer:
                 "usage": {"prompt_tokens": sum(len(t) // 4 for t in texts)}}
 
 
-CORPUS = Path(__file__).with_name("llm_injection.jsonl")
+CORPUS = Path(__file__).with_name("llm_injection.jsonl")  # the screen was written from it
+# Written afterwards in new wordings, never run against the screen while writing it nor used
+# to tune its phrase list: it measures what the defences do against attacks nobody tuned for.
+HELDOUT = Path(__file__).with_name("llm_injection_heldout.jsonl")
 
 
-def injection_corpus() -> list[tuple[str, Paper, Paper]]:
+def injection_corpus(path: Path = CORPUS) -> list[tuple[str, Paper, Paper]]:
     """(name, the paper as honestly written, the same paper with the injection added)."""
     out = []
-    for i, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
         r = json.loads(line)
         honest = Paper(id=f"2599.{i:05d}", title=r["title"], abstract=r["honest"],
                        categories=["cs.LG"])
@@ -199,6 +202,9 @@ def injection_corpus() -> list[tuple[str, Paper, Paper]]:
             attacked = replace(honest, title=f"{attack} {r['title']}")
         elif r["where"] == "start":
             attacked = replace(honest, abstract=f"{attack} {r['honest']}")
+        elif r["where"] == "middle":  # after the first sentence
+            first, rest = re.split(r"(?<=[.!?。])\s", r["honest"], maxsplit=1)
+            attacked = replace(honest, abstract=f"{first} {attack} {rest}")
         else:
             attacked = replace(honest, abstract=f"{r['honest']} {attack}")
         out.append((r["name"], honest, attacked))

@@ -12,6 +12,7 @@ import pytest
 
 from papersift import config
 from papersift.jobs import daily
+from papersift.llm.lift import SPLIT
 from papersift.rank.embed import MiniLM
 from papersift.store import Store
 from tests.conftest import DEMO_DAY
@@ -37,7 +38,9 @@ def test_daily_with_the_llm_reranks_explains_and_writes_tldrs(
     result = daily(settings, DEMO_DAY, embedder=embedder, send=False)
     entries = result.digest.entries
     assert entries and not result.warnings
-    assert len(server.chat_requests) == 20  # the head only, one call per paper
+    # the head only, one call per paper, and two more for each of the 3 papers the model
+    # judged far above their local place (llm/lift.py: 9+ from the middle of the head)
+    assert len(server.chat_requests) == 26
     assert all(e.tldr for e in entries)
     assert all("(LLM: relevance" in e.reason for e in entries)
     md, html = (p.read_text() for p in result.files)
@@ -45,13 +48,21 @@ def test_daily_with_the_llm_reranks_explains_and_writes_tldrs(
     store = Store(settings.store_url)
     try:
         (run,) = store.llm_runs()
+        checked = [j for j in store.latest_judgements("default").values()
+                   if j.prompt_version.endswith(SPLIT)]
+        unchecked = {j.paper_id: store.cached_judgements(
+            "default", [(j.paper_id, j.text_hash)], j.prompt_version.removesuffix(SPLIT),
+            j.model, j.profile_version)[j.paper_id] for j in checked}
     finally:
         store.close()
     assert (run.user, run.day, run.judged, run.failed, run.calls) == \
-        ("default", DEMO_DAY, 20, 0, 20)
+        ("default", DEMO_DAY, 20, 0, 26)
+    # honest papers: each checked one keeps its judgement
+    assert len(checked) == 3
+    assert all(j.relevance == unchecked[j.paper_id].relevance for j in checked)
     # a rerun reuses the stored digest: no new call, the same TL;DRs
     again = daily(settings, DEMO_DAY, embedder=embedder, send=False)
-    assert again.reused and len(server.chat_requests) == 20
+    assert again.reused and len(server.chat_requests) == 26
     assert [e.tldr for e in again.digest.entries] == [e.tldr for e in entries]
 
 

@@ -6,7 +6,9 @@ variants) are screened out before sending and the paper is flagged; (2) what rem
 put between delimiters carrying a random nonce the paper cannot know, and any delimiter-like
 text in it is defused; (3) each paper is judged in its own call, so a paper can only ever
 touch its own judgement; (4) the answer must echo the nonce, fit the schema and is clamped
-and length-limited; the reranker bounds how far any answer can move a paper.
+and length-limited; the reranker bounds how far any answer can move a paper; (5) a
+judgement that lifts a paper far above its local standing is checked on halves of its text
+(lift.py), whatever the wording of what lifted it.
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ def _plain(text: str) -> str:
     """NFKC (full-width look-alikes become plain), no invisible or bidi characters that
     could split a word past the screen, no control characters."""
     return _CONTROL.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)))
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences (as the screen cuts them), blank ones left out."""
+    return [s.strip() for s in _SENTENCE.findall(clean(text)) if s.strip()]
 
 
 def clean(text: str) -> str:

@@ -8,6 +8,7 @@ paper's text can touch another paper's score. A paper whose judgement failed (ti
 invalid answer, budget spent) keeps its local score: one bad answer never kills the run —
 unless its text addressed the model (flagged by the screen): then a failed judgement
 counts as relevance 0, so breaking the model never pays better than an honest answer.
+A judgement that lifts a paper far above its local standing is checked first (lift.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from papersift.llm import prompts
+from papersift.llm import lift, prompts
 from papersift.llm.client import BudgetExceeded, Client, LLMError
+from papersift.llm.lift import NEUTRAL
 from papersift.rank.base import Scored
 from papersift.records import Paper
 from papersift.store import Store
 from papersift.store.llm import Judgement, LLMRun
 
-NEUTRAL = 5.0  # a relevance of 5 leaves the local score as it is
 FULLTEXT = "+fulltext"  # prompt-version suffix of judgements that read the full text
 FullText = Callable[[Paper], str]  # the paper's full text, "" when unavailable
 
@@ -38,6 +39,7 @@ class Rerank:
     run: LLMRun | None = None
     failures: dict[str, str] = field(default_factory=dict)  # paper id -> why
     suspects: set[str] = field(default_factory=set)  # flagged papers whose judgement failed
+    checked: list[str] = field(default_factory=list)  # lifted papers re-judged on halves
 
 
 def max_shift(local: Sequence[float], weight: float) -> float:
@@ -97,15 +99,15 @@ def blend(head: Sequence[Scored], judgements: dict[str, Judgement], weight: floa
         j = judgements.get(s.paper_id)
         if j is not None:
             rel = min(10.0, max(0.0, j.relevance))  # stored values are clamped; again anyway
-            lift = shift * (rel - NEUTRAL) / NEUTRAL
-            s = replace(s, score=s.score + lift, reason=explain(j, s.reason))
+            moved = shift * (rel - NEUTRAL) / NEUTRAL
+            s = replace(s, score=s.score + moved, reason=explain(j, s.reason))
         elif s.paper_id in suspects:
-            lift = -shift
+            moved = -shift
             s = replace(s, score=s.score - shift, reason=" · ".join(filter(None, [
                 "its text addressed the model and its judgement failed", s.reason])))
         else:
-            lift = 0.0
-        out.append((place + lift, s))
+            moved = 0.0
+        out.append((place + moved, s))
     return [s for _, s in sorted(out, key=lambda x: -x[0])]  # stable: ties keep local order
 
 
@@ -113,6 +115,8 @@ def explain(j: Judgement, local_reason: str) -> str:
     llm = f"{j.reason} (LLM: relevance {j.relevance:.0f}/10, novelty {j.novelty:.0f}/10)"
     if j.flagged:
         llm += "; its text addressed the model and that part was ignored"
+    if j.prompt_version.endswith(lift.SPLIT):
+        llm += "; far above its local rank, so checked on each half of its text"
     return " · ".join(filter(None, [llm, local_reason]))
 
 
@@ -131,6 +135,7 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
     suspects: set[str] = set()
     got = judge(client, store, user, profile, [papers[s.paper_id] for s in head], run,
                 failures, suspects)
+    checked = lift.check(client, store, user, profile, head, papers, got)
     ranked = blend(head, got, weight, suspects)
     if full_text is not None and full_text_papers > 0:
         final = [papers[s.paper_id] for s in ranked[:full_text_papers]]
@@ -139,6 +144,7 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
         if read:
             got.update(judge(client, store, user, profile, read, run, {}, set(),
                              full_texts=texts))
+            checked += lift.check(client, store, user, profile, head, papers, got)
             ranked = blend(head, got, weight, suspects)
     u = client.usage
     run.calls, run.prompt_tokens = u.calls - before[0], u.prompt_tokens - before[1]
@@ -147,4 +153,4 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
     run.seconds = time.perf_counter() - start
     run.detail = "; ".join(sorted({why for why in failures.values()}))[:2000]
     store.add_llm_run(run)
-    return Rerank(ranked + tail, got, run, failures, suspects)
+    return Rerank(ranked + tail, got, run, failures, suspects, checked)
