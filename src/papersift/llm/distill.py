@@ -1,4 +1,5 @@
-"""Distillation: the LLM's stored judgements teach the user's local model.
+"""Distillation: the LLM's stored judgements (each paper's relevance 0–10, the soft label,
+in `llm_judgements`) teach the user's local model.
 
 Papers the model judged relevant (>= 7 of 10) join the user's library as a source of their
 own ("llm"), so tomorrow's local ranking learns from today's strong judge for free. Only
@@ -14,11 +15,6 @@ from papersift.store.profiles import SyncCounts
 
 SOURCE = "llm"
 WEAK_POSITIVE = 7.0
-
-
-def soft_labels(store: Store, user: str) -> dict[str, float]:
-    """Each judged paper's newest relevance as a soft label in 0–1."""
-    return {pid: j.relevance / 10 for pid, j in store.latest_judgements(user).items()}
 
 
 def distill(store: Store, user: str, threshold: float = WEAK_POSITIVE) -> SyncCounts:
