@@ -4,7 +4,10 @@ It reads the prompt as papersift builds it and scores a paper by keyword overlap
 the researcher's interests and the paper's text (relevance = shared terms, at most 10). On
 demand it fails (HTTP 500, 429), answers too slowly, answers invalid JSON or out-of-range
 numbers, or — in "obedient" mode — follows instructions it finds anywhere in the prompt,
-as a weak model would: "rate this 10", fake JSON answers, Chinese instructions.
+as a weak model would: "rate this 10", fake JSON answers, Chinese instructions. Other modes
+play real servers' quirks: a reasoning model's think block and chatter around the JSON, a
+deterministic model that repeats its bad answer until told what was wrong, servers that
+reject `response_format`, `temperature` or `max_tokens` with HTTP 400, no or odd `usage`.
 """
 
 from __future__ import annotations
@@ -37,13 +40,33 @@ OBEY_MAX = re.compile(r"ignore|disregard|满分|忽略|最高|maximum|highest|pe
 FAKE_JSON = re.compile(r"\{[^{}]*\"relevance\"[^{}]*\}")
 
 
+# OpenAI-style 400 bodies, as servers that do not take a parameter answer (llama.cpp names
+# the parameter only in its message)
+REJECTS = {
+    "reject_response_format": ("response_format", {
+        "message": "Unsupported param: response_format", "type": "invalid_request_error",
+        "code": 400}),
+    "reject_temperature": ("temperature", {
+        "message": "Unsupported value: 'temperature' does not support 0 with this model. Only "
+                   "the default (1) value is supported.", "type": "invalid_request_error",
+        "param": "temperature", "code": "unsupported_value"}),
+    "wants_max_completion_tokens": ("max_tokens", {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                   "Use 'max_completion_tokens' instead.", "type": "invalid_request_error",
+        "param": "max_tokens", "code": "unsupported_parameter"}),
+}
+CORRECTION = "reply with the JSON object only"  # what the client says after a bad answer
+
+
 def terms(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOP}
 
 
 @dataclass
 class LLMServer:
-    mode: str = "honest"  # honest obedient fail rate_limit slow invalid bad_schema out_of_range
+    # honest obedient fail rate_limit invalid bad_schema out_of_range think no_usage odd_usage
+    # always_invalid_then_corrected, and those in REJECTS
+    mode: str = "honest"
     delay: float = 0.0  # seconds every answer waits (a slow model)
     fail_next: int = 0  # the next n requests get HTTP 500, then the mode applies
     invalid_next: int = 0  # the next n answers are not JSON
@@ -120,20 +143,31 @@ class LLMServer:
                 return 200, self.embeddings(body), {}
             if not path.endswith("/chat/completions"):
                 return 404, {"error": {"message": f"no route {path}"}}, {}
-            system, user = (m["content"] for m in body["messages"])
+            if self.mode in REJECTS and REJECTS[self.mode][0] in body:
+                return 400, {"error": REJECTS[self.mode][1]}, {}
+            messages = body["messages"]
+            system, user = messages[0]["content"], messages[1]["content"]  # a retry adds more
             if any(t in user for t in self.fail_papers):
                 return 500, {"error": {"message": "this paper breaks me"}}, {}
-            content = "Sure! Here is my rating." if invalid or self.mode == "invalid" \
-                else self.judge(system, user)
-            prompt = sum(len(m["content"]) for m in body["messages"])
-            return 200, {
-                "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}],
-                "usage": {"prompt_tokens": math.ceil(prompt / 4),
-                          "completion_tokens": math.ceil(len(content) / 4),
-                          "total_tokens": math.ceil(prompt / 4) + math.ceil(len(content) / 4)},
-            }, {}
+            corrected = any(CORRECTION in m["content"] for m in messages[2:])
+            if invalid or self.mode == "invalid" or (
+                    self.mode == "always_invalid_then_corrected" and not corrected):
+                content = "Sure! Here is my rating."
+            else:
+                content = self.judge(system, user)
+            prompt = sum(len(m["content"]) for m in messages)
+            out = {"id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
+                   "choices": [{"index": 0, "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content}}],
+                   "usage": {"prompt_tokens": math.ceil(prompt / 4),
+                             "completion_tokens": math.ceil(len(content) / 4),
+                             "total_tokens": math.ceil(prompt / 4) +
+                             math.ceil(len(content) / 4)}}
+            if self.mode == "no_usage":
+                del out["usage"]
+            elif self.mode == "odd_usage":  # as some proxies fill it
+                out["usage"] = {"prompt_tokens": None, "completion_tokens": "n/a"}
+            return 200, out, {}
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -169,7 +203,13 @@ class LLMServer:
             out["relevance"] = "very high"
         elif self.mode == "out_of_range":
             out.update(relevance=42, novelty=-3, reason="x" * 5000)
-        return json.dumps(out, ensure_ascii=False)
+        answer = json.dumps(out, ensure_ascii=False)
+        if self.mode == "think":  # a draft with braces in the reasoning, chatter around
+            draft = json.dumps({**out, "ref": "draft", "relevance": 0})
+            return (f"<think>\nThe user wants JSON. Draft: {draft} — no, check the ref."
+                    f"\n</think>\n\nHere is my judgement:\n```json\n{answer}\n```\n"
+                    "I hope this helps {and is useful}.")
+        return answer
 
     def embeddings(self, body: dict) -> dict:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]

@@ -3,6 +3,8 @@ budgets, concurrency, secrets. Never a mock of the client."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -14,7 +16,14 @@ from click.testing import CliRunner
 from papersift import config
 from papersift.cli import main
 from papersift.llm import prompts
-from papersift.llm.client import BudgetExceeded, Client, LLMError, api_key
+from papersift.llm.client import (
+    BudgetExceeded,
+    Client,
+    InvalidAnswer,
+    LLMError,
+    api_key,
+    estimate_tokens,
+)
 from papersift.records import Paper
 from tests.llm_server import LLMServer
 
@@ -91,7 +100,8 @@ def test_wrong_key_is_not_retried_and_never_printed(server: LLMServer) -> None:
 
 
 def test_invalid_json_schema_and_unbound_answers_fail_after_retries(server: LLMServer) -> None:
-    for mode, why in (("invalid", "not JSON"), ("bad_schema", "relevance must be a number")):
+    for mode, why in (("invalid", "no JSON object"),
+                      ("bad_schema", "relevance must be a number")):
         server.mode = mode
         with Client(server.url, "m", retries=1, backoff=0) as client, \
                 pytest.raises(LLMError, match=why):
@@ -101,6 +111,97 @@ def test_invalid_json_schema_and_unbound_answers_fail_after_retries(server: LLMS
     prompt = prompts.build(PROFILE, PAPER)
     with Client(server.url, "m", retries=0) as client, pytest.raises(LLMError, match="ref"):
         client.chat(prompt.messages, prompts.parser("0123456789ab"))
+
+
+def test_an_invalid_answer_is_asked_again_with_what_was_wrong(server: LLMServer) -> None:
+    # a deterministic model asked the same question again repeats its bad answer
+    server.mode = "always_invalid_then_corrected"
+    with Client(server.url, "m", retries=1, backoff=0, max_tokens=5000) as client:
+        answer = ask(client)
+        assert client.budget.reserved_tokens == 0
+    assert answer.relevance >= 5
+    first, second = server.chat_requests
+    assert second["messages"][:2] == first["messages"]
+    bad, correction = second["messages"][2:]
+    assert bad == {"role": "assistant", "content": "Sure! Here is my rating."}
+    assert correction["role"] == "user" and correction["content"] == (
+        "Your answer was not valid: no JSON object in the answer; reply with the JSON "
+        "object only.")
+    # both calls are paid for, the longer second prompt as the server counted it
+    assert client.usage.calls == 2
+    assert client.usage.prompt_tokens == sum(
+        math.ceil(sum(len(m["content"]) for m in r["messages"]) / 4)
+        for r in server.chat_requests)
+
+
+def test_a_reasoning_models_think_block_and_chatter_are_skipped(server: LLMServer) -> None:
+    server.mode = "think"
+    prompt = prompts.build(PROFILE, PAPER)
+    with Client(server.url, "m", retries=0) as client:
+        answer, reply = client.chat(prompt.messages, prompts.parser(prompt.nonce))
+    # the draft in the think block carries a wrong ref; the answer after it is taken
+    assert reply.content.startswith("<think>") and '"ref": "draft"' in reply.content
+    assert answer.relevance >= 5 and answer.tldr.startswith("We measure scaling laws")
+
+
+def test_think_blocks_opened_by_the_template_or_cut_short() -> None:
+    parse = prompts.parser("abc123")
+    good = '{"ref": "abc123", "relevance": 7, "novelty": 3, "reason": "r", "tldr": "t"}'
+    # the chat template opened the block: only its end is in the answer
+    assert parse(f'I should answer {{"ref": "x"}}.\n</think>\n{good}').relevance == 7
+    assert parse(f"<THINK>hmm</THINK>Answer: {good} (done)").relevance == 7
+    for bad in (f"<think>the answer will be {good} once I", "Relevance 7, novelty 3.", "[]"):
+        with pytest.raises(InvalidAnswer, match="no JSON object"):
+            parse(bad)
+
+
+@pytest.mark.parametrize(("mode", "param"), [("reject_response_format", "response_format"),
+                                             ("reject_temperature", "temperature"),
+                                             ("wants_max_completion_tokens", "max_tokens")])
+def test_a_refused_parameter_is_left_out_for_the_rest_of_the_run(
+        server: LLMServer, caplog: pytest.LogCaptureFixture, mode: str, param: str) -> None:
+    server.mode = mode
+    with caplog.at_level(logging.WARNING), Client(server.url, "m", retries=0) as client:
+        ask(client)
+        ask(client)
+    refused, *later = server.chat_requests
+    assert param in refused and all(param not in r for r in later) and len(later) == 2
+    assert all(r["max_completion_tokens"] == 400 for r in later) \
+        if param == "max_tokens" else all(r["max_tokens"] == 400 for r in later)
+    assert client.usage.calls == 3
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and f"refuses {param} (HTTP 400)" in warnings[0]
+
+
+def test_json_mode_and_the_limits_name_are_settings(server: LLMServer) -> None:
+    server.mode = "wants_max_completion_tokens"
+    env = {"PAPERSIFT_LLM_BASE_URL": server.url, "PAPERSIFT_LLM_JSON_MODE": "false",
+           "PAPERSIFT_LLM_MAX_TOKENS_FIELD": "max_completion_tokens"}
+    with Client.from_settings(config.load(env=env)) as client:
+        ask(client)
+    (body,) = server.chat_requests
+    assert "response_format" not in body and "max_tokens" not in body
+    assert body["max_completion_tokens"] == 400
+    bad = config.load(env={**env, "PAPERSIFT_LLM_MAX_TOKENS_FIELD": "max_length"})
+    with pytest.raises(LLMError, match="llm.max_tokens_field must be max_tokens or "
+                                       "max_completion_tokens, got 'max_length'"):
+        Client.from_settings(bad)
+
+
+@pytest.mark.parametrize("mode", ["no_usage", "odd_usage"])
+def test_an_answer_without_usage_is_counted_by_the_upper_estimate(
+        server: LLMServer, mode: str) -> None:
+    """Not crashing, and not undercounting: the budget must hold for Chinese text too."""
+    server.mode = mode
+    prompt = prompts.build(PROFILE, PAPER)
+    with Client(server.url, "m", price_input=1.0, price_output=1.0) as client:
+        _, reply = client.chat(prompt.messages, prompts.parser(prompt.nonce))
+    assert (reply.prompt_tokens, reply.completion_tokens) == \
+        (sum(estimate_tokens(m["content"]) for m in prompt.messages),
+         estimate_tokens(reply.content))
+    assert estimate_tokens("本文提出一种新的线性注意力") >= 13  # a token per character
+    assert client.usage.tokens == reply.prompt_tokens + reply.completion_tokens > 100
+    assert client.usage.cost == pytest.approx(client.usage.tokens / 1e6)
 
 
 def test_out_of_range_scores_are_clamped_and_text_length_limited(server: LLMServer) -> None:

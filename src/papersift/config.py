@@ -174,6 +174,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "retries": Key(int, 2, "Extra tries of a failed or invalid answer, with backoff."),
         "backoff": Key(float, 1.0, "Seconds before the first retry; doubles each retry."),
         "concurrency": Key(int, 4, "Requests in flight at once."),
+        "json_mode": Key(bool, True, "Send response_format json_object (JSON mode). Turn off "
+                         "for a server that refuses it; the prompt asks for JSON anyway, and "
+                         "a refusal (HTTP 400) turns it off for the run by itself."),
+        "max_tokens_field": Key(str, "max_tokens", "Name of the answer-length limit sent: "
+                                "max_tokens, or max_completion_tokens (newer OpenAI reasoning "
+                                "models); a refusal (HTTP 400) switches for the run by "
+                                "itself."),
         "top_n": Key(int, 30, "Papers of the local ranking the LLM judges (only these)."),
         "weight": Key(float, 2.0, "How far the LLM may move a paper: its relevance (0–10, 5 = "
                       "neutral) shifts the local score by at most weight x the spread of the "

@@ -1,12 +1,15 @@
 """An OpenAI-compatible client (chat completions + embeddings) over httpx: timeouts, retries
 with backoff, a concurrency limit, and per-run token and cost budgets.
 
-Works with local servers (Ollama, vLLM, llama.cpp server) and hosted APIs alike. The API key
-comes from an environment variable or a 0600 file and never appears in errors or logs.
+Works with local servers (Ollama, vLLM, llama.cpp server) and hosted APIs alike: a
+parameter a server refuses with HTTP 400 (`response_format`, `temperature`, `max_tokens`) is
+left out for the rest of the run. The API key comes from an environment variable or a 0600
+file and never appears in errors or logs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -24,6 +27,11 @@ from papersift.config import Settings
 from papersift.errors import PapersiftError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")  # the answer-length limit's names
+OPTIONAL = ("response_format", "temperature", *TOKEN_FIELDS)  # what a server may refuse
+CORRECTION = "Your answer was not valid: {why}; reply with the JSON object only."
 
 
 class LLMError(PapersiftError):
@@ -97,10 +105,17 @@ class Client:
     def __init__(self, base_url: str, model: str, *, key: str | None = None,
                  timeout: float = 60.0, retries: int = 2, backoff: float = 1.0,
                  concurrency: int = 4, price_input: float = 0.0, price_output: float = 0.0,
-                 max_tokens: int = 0, max_cost: float = 0.0,
+                 max_tokens: int = 0, max_cost: float = 0.0, json_mode: bool = True,
+                 max_tokens_field: str = "max_tokens",
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        if max_tokens_field not in TOKEN_FIELDS:
+            raise LLMError(f"llm.max_tokens_field must be max_tokens or max_completion_tokens, "
+                           f"got {max_tokens_field!r}: fix it")
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.json_mode = json_mode
+        self.max_tokens_field = max_tokens_field
+        self.refused: set[str] = set()  # parameters the server answered 400 to, in OPTIONAL
         self.retries = max(0, retries)
         self.backoff = backoff
         self.prices = (price_input, price_output)
@@ -122,7 +137,9 @@ class Client:
                    backoff=settings["llm.backoff"], concurrency=settings["llm.concurrency"],
                    price_input=settings["llm.price_input"],
                    price_output=settings["llm.price_output"],
-                   max_tokens=settings["llm.max_tokens"], max_cost=settings["llm.max_cost"])
+                   max_tokens=settings["llm.max_tokens"], max_cost=settings["llm.max_cost"],
+                   json_mode=settings["llm.json_mode"],
+                   max_tokens_field=settings["llm.max_tokens_field"])
 
     def close(self) -> None:
         self._http.close()
@@ -139,20 +156,17 @@ class Client:
     # --- chat ---------------------------------------------------------------------------
 
     def chat(self, messages: list[dict[str, str]], parse: Callable[[str], T], *,
-             max_tokens: int = 400, json_mode: bool = True) -> tuple[T, Reply]:
-        """Ask; `parse` turns the answer into a value or raises InvalidAnswer, which is
-        retried like a failed request. Raises LLMError (BudgetExceeded) when no usable
-        answer came."""
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
-                                "max_tokens": max_tokens}
-        if json_mode:
-            body["response_format"] = {"type": "json_object"}
-        estimate = sum(estimate_tokens(m["content"]) for m in messages) + max_tokens
+             max_tokens: int = 400) -> tuple[T, Reply]:
+        """Ask; `parse` turns the answer into a value or raises InvalidAnswer. A failed
+        request is sent again as it was; an invalid answer is asked again with that answer
+        and what was wrong with it, since a deterministic model asked the same question
+        gives the same answer. Raises LLMError (BudgetExceeded) when no usable answer came."""
+        sent = messages
         last = "no answer"
         for attempt in range(self.retries + 1):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-            reply, wait, last = self._post_chat(body, estimate, last)
+            reply, wait, last = self._post_chat(sent, max_tokens)
             if reply is None:
                 if wait:
                     self._sleep(wait)
@@ -161,13 +175,63 @@ class Client:
                 return parse(reply.content), reply
             except InvalidAnswer as e:
                 last = f"invalid answer ({e})"
+                sent = [*messages, {"role": "assistant", "content": reply.content},
+                        {"role": "user", "content": CORRECTION.format(why=str(e)[:200])}]
         raise LLMError(f"{self.model} at {self.base_url}: {last} after {self.retries + 1} "
                        "tries")
 
-    def _post_chat(self, body: dict[str, Any], estimate: int,
-                   last: str) -> tuple[Reply | None, float, str]:
-        """One request: (reply, 0, "") or (None, extra wait, why it failed)."""
-        est_cost = self.cost(estimate, 0) + self.cost(0, body["max_tokens"])
+    def _body(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": messages}
+        if "temperature" not in self.refused:
+            body["temperature"] = 0
+        if self.json_mode and "response_format" not in self.refused:
+            body["response_format"] = {"type": "json_object"}
+        # the configured name of the limit, else the other one, else none (the server's own)
+        names = sorted(TOKEN_FIELDS, key=lambda name: name != self.max_tokens_field)
+        if name := next((n for n in names if n not in self.refused), None):
+            body[name] = max_tokens
+        return body
+
+    def _post_chat(self, messages: list[dict[str, str]],
+                   max_tokens: int) -> tuple[Reply | None, float, str]:
+        """One answer: (reply, 0, "") or (None, extra wait, why it failed). A 400 refusing
+        one of our optional parameters is sent again at once without it (each parameter at
+        most once a run, so this ends)."""
+        estimate = sum(estimate_tokens(m["content"]) for m in messages) + max_tokens
+        est_cost = self.cost(estimate, 0) + self.cost(0, max_tokens)
+        while True:
+            body = self._body(messages, max_tokens)
+            resp, seconds, why = self._send(body, estimate, est_cost)
+            if resp is None:
+                return None, 0.0, why
+            if resp.status_code in (429, 500, 502, 503, 504):
+                self._count(0, 0)
+                return None, _retry_after(resp), f"HTTP {resp.status_code}"
+            if resp.status_code < 400:
+                break
+            self._count(0, 0)
+            if not self._refuse(resp, body):
+                raise LLMError(_client_error(resp, self.model, self.base_url))
+        try:
+            data = resp.json()
+            content = data["choices"][0]["message"]["content"] or ""
+            if not isinstance(content, str):
+                raise TypeError
+        except (ValueError, KeyError, IndexError, TypeError):
+            self._count(0, 0)
+            return None, 0.0, "answer is not an OpenAI chat completion"
+        usage = data.get("usage")
+        prompt = _tokens(usage, "prompt_tokens",
+                         sum(estimate_tokens(m["content"]) for m in messages))
+        completion = _tokens(usage, "completion_tokens", estimate_tokens(content))
+        cost = self._count(prompt, completion)
+        return Reply(content, prompt, completion, cost, seconds,
+                     str(data.get("model") or self.model)), 0.0, ""
+
+    def _send(self, body: dict[str, Any], estimate: int,
+              est_cost: float) -> tuple[httpx.Response | None, float, str]:
+        """One HTTP request within the budget and the concurrency limit: (response,
+        seconds, "") or (None, 0, why no response came)."""
         self._reserve(estimate, est_cost)
         try:
             with self._slots:
@@ -183,27 +247,36 @@ class Client:
                 except httpx.HTTPError as e:
                     self._count(0, 0)
                     return None, 0.0, f"unreachable ({type(e).__name__}); check llm.base_url"
-                seconds = time.perf_counter() - start
+                return resp, time.perf_counter() - start, ""
         finally:
             self._release(estimate, est_cost)
-        if resp.status_code in (429, 500, 502, 503, 504):
-            self._count(0, 0)
-            return None, _retry_after(resp), f"HTTP {resp.status_code}"
-        if resp.status_code >= 400:
-            self._count(0, 0)
-            raise LLMError(_client_error(resp, self.model, self.base_url))
-        try:
-            data = resp.json()
-            content = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError):
-            self._count(0, 0)
-            return None, 0.0, "answer is not an OpenAI chat completion"
-        usage = data.get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or estimate - body["max_tokens"])
-        completion = int(usage.get("completion_tokens") or estimate_tokens(content))
-        cost = self._count(prompt, completion)
-        return Reply(content, prompt, completion, cost, seconds,
-                     str(data.get("model") or self.model)), 0.0, ""
+
+    def _refuse(self, resp: httpx.Response, body: dict[str, Any]) -> bool:
+        """Whether `resp` is a 400 refusing an optional parameter `body` holds; that
+        parameter is then left out for the rest of the run, said once in the log."""
+        if resp.status_code != 400:
+            return False
+        message, param = _error(resp)
+        sent = [p for p in OPTIONAL if p in body]
+        if param not in sent:  # llama.cpp and others name it in the message only
+            named = sorted((message.find(p), p) for p in sent if p in message)
+            param = named[0][1] if named else None
+        if param is None:
+            return False
+        with self._lock:
+            first = param not in self.refused
+            self.refused.add(param)
+        if first:
+            other = next((n for n in TOKEN_FIELDS if n not in self.refused), None)
+            note = ""
+            if param == "response_format":
+                note = " (llm.json_mode = false skips the try)"
+            elif param in TOKEN_FIELDS and other:
+                note = f'; sending {other} instead (llm.max_tokens_field = "{other}" skips ' \
+                    "the try)"
+            log.warning("%s at %s refuses %s (HTTP 400): left out for the rest of this "
+                        "run%s", self.model, self.base_url, param, note)
+        return True
 
     def _reserve(self, tokens: int, cost: float) -> None:
         with self._lock:
@@ -277,15 +350,37 @@ def _retry_after(resp: httpx.Response) -> float:
         return 0.0
 
 
+def _tokens(usage: object, key: str, estimate: int) -> int:
+    """The server's count, else the upper `estimate` (some servers send no usage, or an
+    odd one): the budget is never overrun, in Chinese either."""
+    value = usage.get(key) if isinstance(usage, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return estimate
+
+
+def _error(resp: httpx.Response) -> tuple[str, str | None]:
+    """Message and parameter of an error body: OpenAI's and llama.cpp's {"error": {…}},
+    vLLM's top-level fields, Ollama's {"error": "…"}."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return "", None
+    error = data.get("error", data) if isinstance(data, dict) else None
+    if isinstance(error, str):
+        return error, None
+    if not isinstance(error, dict):
+        return "", None
+    param = error.get("param")
+    return str(error.get("message") or ""), param if isinstance(param, str) else None
+
+
 def _client_error(resp: httpx.Response, model: str, base_url: str) -> str:
     """A 4xx is not retried: it needs a fix on our side (key, model name, URL)."""
     fix = {401: "check the API key (llm.api_key_env / llm.api_key_file)",
            403: "check the API key's permissions",
            404: "check llm.base_url (…/v1) and the model name (llm.model)"}.get(
         resp.status_code, "check llm.model and llm.base_url")
-    try:
-        detail = str(resp.json().get("error", {}).get("message", ""))[:160]
-    except (ValueError, AttributeError):
-        detail = ""
+    detail = _error(resp)[0][:160]
     return f"{model} at {base_url}: HTTP {resp.status_code}" + \
         (f" ({detail})" if detail else "") + f": {fix}"

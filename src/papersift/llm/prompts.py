@@ -210,18 +210,33 @@ def _score(obj: dict, key: str) -> float:
     return float(min(10.0, max(0.0, value)))
 
 
+_THINK = re.compile(r"<(think(?:ing)?)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_THINK_END = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
+_THINK_START = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
+
+
+def _json_object(content: str) -> dict:
+    """The first JSON object of an answer, past a reasoning model's think block and any
+    prose or code fence around the object (servers without json mode, reasoning models)."""
+    text = _THINK.sub("", content)
+    # a chat template may open the block itself (only its end is in the answer), and the
+    # length limit may cut the block before its end
+    text = _THINK_START.split(_THINK_END.split(text)[-1], maxsplit=1)[0]
+    decoder = json.JSONDecoder()
+    for brace in re.finditer(r"\{", text):
+        try:
+            obj, _ = decoder.raw_decode(text, brace.start())
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            return obj
+    raise InvalidAnswer("no JSON object in the answer")
+
+
 def parser(nonce: str) -> Callable[[str], Answer]:
     """Parse and validate one answer; the nonce binds it to this request's paper."""
     def parse(content: str) -> Answer:
-        text = content.strip()
-        if text.startswith("```"):  # some servers fence JSON despite json mode
-            text = text.strip("`").removeprefix("json").strip()
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            raise InvalidAnswer("not JSON") from None
-        if not isinstance(obj, dict):
-            raise InvalidAnswer("not a JSON object")
+        obj = _json_object(content)
         if obj.get("ref") != nonce:
             raise InvalidAnswer("answer is not bound to this paper (ref mismatch)")
         reason, tldr = obj.get("reason"), obj.get("tldr")
