@@ -50,19 +50,24 @@ def max_shift(local: Sequence[float], weight: float) -> float:
 
 def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
           papers: Sequence[Paper], run: LLMRun, failures: dict[str, str],
-          suspects: set[str], *, full_texts: dict[str, str] | None = None,
+          suspects: set[str], *, full_text: FullText | None = None,
           ) -> dict[str, Judgement]:
     """Judgements of `papers` (best first): cached ones from the store, the rest asked
-    concurrently and stored as each arrives (a killed run keeps what it paid for)."""
-    version = prompts.PROMPT_VERSION + (FULLTEXT if full_texts is not None else "")
+    concurrently and stored as each arrives (a killed run keeps what it paid for). With
+    `full_text`, on the full text: read only when not cached (a rerun downloads nothing),
+    in the same concurrent calls; a paper that cannot be read is left out."""
+    version = prompts.PROMPT_VERSION + (FULLTEXT if full_text is not None else "")
     got = store.cached_judgements(user, [(p.id, p.text_hash) for p in papers], version,
                                   client.model, profile.version)
     run.cached += len(got)
     todo = [p for p in papers if p.id not in got]
-    run.judged += len(papers)
+    run.judged += len(got)
 
-    def ask(paper: Paper) -> Judgement | str:
-        prompt = prompts.build(profile, paper, (full_texts or {}).get(paper.id, ""))
+    def ask(paper: Paper) -> Judgement | str | None:
+        text = full_text(paper) if full_text is not None else ""
+        if full_text is not None and not text:
+            return None  # not read: its judgement on the abstract stands
+        prompt = prompts.build(profile, paper, text)
         if prompt.flagged:
             suspects.add(paper.id)  # until its judgement arrives
         try:
@@ -79,6 +84,9 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
 
     with ThreadPoolExecutor(max_workers=client.concurrency) as pool:
         for paper, out in zip(todo, pool.map(ask, todo), strict=True):
+            if out is None:
+                continue
+            run.judged += 1
             if isinstance(out, str):
                 failures[paper.id] = out
             else:
@@ -139,11 +147,10 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
     ranked = blend(head, got, weight, suspects)
     if full_text is not None and full_text_papers > 0:
         final = [papers[s.paper_id] for s in ranked[:full_text_papers]]
-        texts = {p.id: full_text(p) for p in final}
-        read = [p for p in final if texts[p.id]]
+        read = judge(client, store, user, profile, final, run, {}, set(),
+                     full_text=full_text)
         if read:
-            got.update(judge(client, store, user, profile, read, run, {}, set(),
-                             full_texts=texts))
+            got.update(read)
             checked += lift.check(client, store, user, profile, head, papers, got)
             ranked = blend(head, got, weight, suspects)
     u = client.usage
