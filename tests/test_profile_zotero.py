@@ -156,7 +156,8 @@ def test_sqlite_collections_include_subcollections_and_exclude(tmp_path: Path) -
     got = read_zotero_sqlite(db, exclude=["Vision"])
     assert "2010.11929" not in got.ids and len(got.ids) == 4
     with pytest.raises(ProfileError, match=r"no Zotero collection named 'Robots'.*"
-                                           r"LLM, Long context, Vision\): fix zotero.collections"):
+                                           r"LLM, Long context, Vision\): fix the names on your "
+                                           r"profile page or in zotero.collections"):
         read_zotero_sqlite(db, include=["Robots"])
 
 
@@ -361,4 +362,20 @@ def test_lab_users_never_read_zotero_with_the_servers_key(
     assert add(BOB, "wrong")[0] == 400
     assert user_zotero_key_file(BOB).read_text().strip() == "secret"  # the good one stays
     assert "6 entries → 5 papers" in add(ANN)[1]  # the config's own user uses the config key
+
+    # bob's own collection filters, kept for his re-syncs; a wrong name changes nothing
+    c = web.client()
+    assert sign_in(c, BOB, PASSWORDS[BOB]) == 303
+    r = c.post("/profile/zotero", data={"library": lib, "collections": "LLM",
+                                        "exclude": "Long context", "csrf": csrf_of(c)})
+    assert r.status_code == 200
+    bob = {e.paper_id for e in web.store.library(BOB) if e.source.startswith("zotero")}
+    assert bob == {"2312.00752", "2401.04088"}
+    assert 'value="LLM"' in c.get("/profile").text
+    r = c.post("/profile/zotero", data={"library": lib, "collections": "Typo",
+                                        "csrf": csrf_of(c)})
+    assert r.status_code == 400 and "no Zotero collection named" in r.text and "Typo" in r.text
+    assert web.store.terms(BOB, "zotero-collection") == ["LLM"]
+    assert web.store.terms(BOB, "zotero-exclude") == ["Long context"]
+    assert len([e for e in web.store.library(ANN) if e.source.startswith("zotero")]) == 5
     web.store.close()

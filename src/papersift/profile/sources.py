@@ -23,6 +23,7 @@ from papersift.wording import counted
 CLI_IDS = "ids:cli"  # ids given on the command line: they accumulate
 MAX_TITLE_LOOKUPS = 100  # arXiv asks for 3 s between requests: 5 minutes at most per import
 ZOTERO_WEB = "zotero://"
+ZOTERO_INCLUDE, ZOTERO_EXCLUDE = "zotero-collection", "zotero-exclude"  # profile term kinds
 
 Log = Callable[[str], None]
 
@@ -89,8 +90,18 @@ def parse_source(spec: str) -> Source:
                        f"{ZOTERO_WEB}user/<id>: check it")
 
 
-def read_source(settings: Settings, source: Source, user: str) -> Imported:
-    include, exclude = settings["zotero.collections"], settings["zotero.exclude_collections"]
+def zotero_filters(settings: Settings, store: Store, user: str) -> tuple[list[str], list[str]]:
+    """Collections to include and exclude: the user's own (set on their profile page), else
+    the configured ones (each lab member's Zotero is organised differently)."""
+    include, exclude = store.terms(user, ZOTERO_INCLUDE), store.terms(user, ZOTERO_EXCLUDE)
+    if include or exclude:
+        return include, exclude
+    return settings["zotero.collections"], settings["zotero.exclude_collections"]
+
+
+def read_source(settings: Settings, source: Source, user: str,
+                filters: tuple[list[str], list[str]]) -> Imported:
+    include, exclude = filters
     path = Path(source.location)
     match source.kind:
         case "bibtex":
@@ -151,7 +162,7 @@ def add_source(settings: Settings, store: Store, user: str, source: Source,
     """Import `source` for `user`. Nothing is stored unless the whole source was read.
     Titles missing from the store are searched on arXiv only if `search` (at 3 s a
     request, the daily re-sync leaves that to `profile add`/`profile sync`)."""
-    imported = read_source(settings, source, user)
+    imported = read_source(settings, source, user, zotero_filters(settings, store, user))
     report = AddReport(source, entries=imported.entries, warnings=imported.warnings)
     ids = list(imported.ids)
     if imported.titles or imported.cited:

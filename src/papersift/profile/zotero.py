@@ -34,7 +34,8 @@ def _collections(parents: Mapping[str, str | None], names: Mapping[str, str],
             if name.casefold() not in by_name:
                 known = ", ".join(sorted(names.values())[:10]) or "none"
                 raise ProfileError(f"no Zotero collection named {name!r} in {where} "
-                                   f"(collections: {known}): fix zotero.{what}")
+                                   f"(collections: {known}): fix the names on your profile "
+                                   f"page or in zotero.{what}")
             roots |= set(by_name[name.casefold()])
         out = set(roots)
         changed = True

@@ -36,6 +36,8 @@ from papersift.deliver.render import short_authors
 from papersift.errors import PapersiftError
 from papersift.profile.feedback import rate, rate_token
 from papersift.profile.sources import (
+    ZOTERO_EXCLUDE,
+    ZOTERO_INCLUDE,
     add_source,
     parse_source,
     save_user_zotero_key,
@@ -146,6 +148,11 @@ def _safe_next(target: str | None) -> str:
     if target and re.fullmatch(r"/(?![/\\])[^\s\\]*", target):
         return target
     return "/"
+
+
+def _names(field: str) -> list[str]:
+    """Comma-separated names of a form field, in order, each once."""
+    return list(dict.fromkeys(n.strip() for n in field.split(",") if n.strip()))
 
 
 def _day(raw: str) -> str:
@@ -484,24 +491,35 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
 
     @app.post("/profile/zotero", include_in_schema=False)
     def profile_zotero(session: Checked, library: Annotated[str, Form()],
-                       key: Annotated[str, Form()] = "") -> Response:
+                       key: Annotated[str, Form()] = "", collections: Annotated[str, Form()] = "",
+                       exclude: Annotated[str, Form()] = "") -> Response:
+        """Add (or re-sync) a Zotero library with the user's own key and collection
+        filters; when it cannot be read, the key and filters they had are kept."""
         spec = library.strip()
         if not re.fullmatch(r"zotero://(user|group)/\d+", spec):
             raise PapersiftError(f"{spec!r} is not a Zotero library: use zotero://user/<id> "
                                  "or zotero://group/<id>")
-        if not key.strip():
-            report = add_source(settings, store, session.user, parse_source(spec), search=False)
-            return _back(report.summary())
-        keyfile = user_zotero_key_file(session.user)
-        before = keyfile.read_text() if keyfile.exists() else None
-        save_user_zotero_key(session.user, key)
+        user = session.user
+        keyfile = user_zotero_key_file(user)
+        key_before = keyfile.read_text() if keyfile.exists() else None
+        terms_before = {k: store.terms(user, k) for k in (ZOTERO_INCLUDE, ZOTERO_EXCLUDE)}
+
+        def set_terms(values: dict[str, list[str]]) -> None:
+            for kind, names in values.items():
+                store.remove_terms(user, kind, store.terms(user, kind))
+                store.add_terms(user, kind, names)
+
+        if key.strip():
+            save_user_zotero_key(user, key)
+        set_terms({ZOTERO_INCLUDE: _names(collections), ZOTERO_EXCLUDE: _names(exclude)})
         try:
-            report = add_source(settings, store, session.user, parse_source(spec), search=False)
-        except PapersiftError:  # a refused key must not replace one that worked
-            if before is None:
+            report = add_source(settings, store, user, parse_source(spec), search=False)
+        except PapersiftError:
+            if key_before is not None:
+                save_user_zotero_key(user, key_before)
+            elif key.strip():
                 keyfile.unlink()
-            else:
-                save_user_zotero_key(session.user, before)
+            set_terms(terms_before)
             raise
         return _back(report.summary())
 

@@ -114,6 +114,8 @@ ZH: dict[str, str] = {
     "Upload BibTeX or RIS": "上传 BibTeX 或 RIS",
     "Upload": "上传",
     "Zotero library": "Zotero 文库",
+    "Only these collections (comma-separated)": "只导入这些分类（逗号分隔）",
+    "Leave out these collections": "排除这些分类",
     "Your Zotero API key (private libraries; kept for you alone)":
         "你的 Zotero API 密钥（读取私有文库用；只为你保存）",
     "Followed authors": "关注的作者",

@@ -19,6 +19,7 @@ from papersift.jobs import SharedDay, score_day
 from papersift.profile.config_source import ProfileSpec
 from papersift.profile.mute import muted_by
 from papersift.profile.show import Cluster, beliefs, clusters
+from papersift.profile.sources import ZOTERO_EXCLUDE, ZOTERO_INCLUDE
 from papersift.profile.user import user_spec
 from papersift.rank.base import Candidates, Ranker, Scored, get_ranker, short_title
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
@@ -473,7 +474,8 @@ class Views:
                          "items": s.items, "synced_at": s.synced_at} for s in b.sources],
             "liked": b.liked, "negatives": b.negatives,
             "authors": b.spec.authors, "keywords": b.spec.keywords, "muted": b.spec.muted,
-            "stored_terms": {k: self.store.terms(user, k) for k in ("author", "keyword", "mute")},
+            "stored_terms": {k: self.store.terms(user, k) for k in
+                             ("author", "keyword", "mute", ZOTERO_INCLUDE, ZOTERO_EXCLUDE)},
             "clusters": [{"terms": c.terms, "size": c.size, "titles": c.titles}
                          for c in b.clusters],
             "feedback": [{"paper_id": f.paper_id, "action": f.action, "via": f.via, "at": f.at,
