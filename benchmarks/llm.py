@@ -200,7 +200,7 @@ def bench_injection(server: LLMServer, work: Path) -> list[str]:
                 finals.append(next(s.score for s in out.scored if s.paper_id == paper.id))
             # the same answer without the check: the judgement it replaced
             before = store.cached_judgements(user, [(attacked.id, attacked.text_hash)],
-                                             prompts.PROMPT_VERSION, "tiny", profile.version)
+                                             prompts.prompt_version(), "tiny", profile.version)
             unchecked = 2.0 + bound * (before[attacked.id].relevance - lift.NEUTRAL) / \
                 lift.NEUTRAL if attacked.id in out.checked else finals[1]
             j = out.judgements.get(attacked.id)

@@ -6,7 +6,8 @@ demand it fails (HTTP 500, 429), answers too slowly, answers invalid JSON or out
 numbers, or — in "obedient" mode — follows instructions it finds anywhere in the prompt,
 as a weak model would: "rate this 10", fake JSON answers, Chinese instructions. Other modes
 play real servers' quirks: a reasoning model's think block and chatter around the JSON, a
-deterministic model that repeats its bad answer until told what was wrong, servers that
+deterministic model that repeats its bad answer until told what was wrong, one that
+writes its TL;DR in English for a Chinese prompt (until told, or always), servers that
 reject `response_format`, `temperature` or `max_tokens` with HTTP 400, no or odd `usage`.
 """
 
@@ -65,7 +66,8 @@ def terms(text: str) -> set[str]:
 @dataclass
 class LLMServer:
     # honest obedient fail rate_limit invalid bad_schema out_of_range think no_usage odd_usage
-    # always_invalid_then_corrected, and those in REJECTS
+    # always_invalid_then_corrected english_tldr english_tldr_then_corrected, and those in
+    # REJECTS
     mode: str = "honest"
     delay: float = 0.0  # seconds every answer waits (a slow model)
     fail_next: int = 0  # the next n requests get HTTP 500, then the mode applies
@@ -154,7 +156,7 @@ class LLMServer:
                     self.mode == "always_invalid_then_corrected" and not corrected):
                 content = "Sure! Here is my rating."
             else:
-                content = self.judge(system, user)
+                content = self.judge(system, user, corrected)
             prompt = sum(len(m["content"]) for m in messages)
             out = {"id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
                    "choices": [{"index": 0, "finish_reason": "stop",
@@ -172,7 +174,7 @@ class LLMServer:
             with self.lock:
                 self.in_flight -= 1
 
-    def judge(self, system: str, user: str) -> str:
+    def judge(self, system: str, user: str, corrected: bool = False) -> str:
         nonce = re.search(r"\nref: (\w+)$", user)
         ref = nonce.group(1) if nonce else ""
         zh = "Chinese" in system
@@ -197,8 +199,11 @@ class LLMServer:
         first = re.split(r"(?<=[.!?。])\s", abstract, maxsplit=1)[0][:200]
         reason = (f"与你的兴趣共有 {len(shared)} 个关键词：{'、'.join(shared[:4])}。" if zh
                   else f"Shares {len(shared)} of your terms: {', '.join(shared[:4])}.")
+        english = self.mode == "english_tldr" or (
+            self.mode == "english_tldr_then_corrected" and not corrected)
         out: dict[str, Any] = {"ref": ref, "relevance": relevance, "novelty": novelty,
-                               "reason": reason, "tldr": ("本文：" if zh else "") + first}
+                               "reason": reason,
+                               "tldr": ("本文：" if zh and not english else "") + first}
         if self.mode == "bad_schema":
             out["relevance"] = "very high"
         elif self.mode == "out_of_range":
@@ -220,8 +225,11 @@ class LLMServer:
                 vec[int(hashlib.md5(w.encode()).hexdigest(), 16) % 16] += 1.0
             norm = math.sqrt(sum(v * v for v in vec)) or 1.0
             data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
-        return {"object": "list", "data": data, "model": body["model"],
-                "usage": {"prompt_tokens": sum(len(t) // 4 for t in texts)}}
+        out = {"object": "list", "data": data, "model": body["model"],
+               "usage": {"prompt_tokens": sum(math.ceil(len(t) / 4) for t in texts)}}
+        if self.mode == "no_usage":
+            del out["usage"]
+        return out
 
 
 CORPUS = Path(__file__).with_name("llm_injection.jsonl")  # the screen was written from it

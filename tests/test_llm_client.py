@@ -3,6 +3,7 @@ budgets, concurrency, secrets. Never a mock of the client."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -155,6 +156,42 @@ def test_think_blocks_opened_by_the_template_or_cut_short() -> None:
             parse(bad)
 
 
+def test_a_tldr_in_the_wrong_language_is_invalid_but_keeps_its_judgement() -> None:
+    def answer(tldr: str) -> str:
+        return json.dumps({"ref": "abc123", "relevance": 7, "novelty": 3, "reason": "r",
+                           "tldr": tldr}, ensure_ascii=False)
+
+    zh, en = prompts.parser("abc123", "zh"), prompts.parser("abc123", "en")
+    # an English title quoted in a Chinese TL;DR is Chinese; a Chinese term in English is not
+    quoted = "本文提出 Mamba-2: Transformers are SSMs: Generalized Models and Efficient Algorithms."
+    assert zh(answer(quoted)).tldr == quoted
+    assert en(answer("We extend 线性注意力 to long documents.")).relevance == 7
+    for parse, tldr, language in ((zh, "We extend linear attention.", "Simplified Chinese"),
+                                  (en, "本文将线性注意力扩展到长文档。", "English")):
+        with pytest.raises(InvalidAnswer, match=f"tldr must be written in {language}") as e:
+            parse(answer(tldr))
+        assert e.value.usable == prompts.Answer(7.0, 3.0, "r", "")
+    # without a language (papersift llm test) any TL;DR will do
+    assert prompts.parser("abc123")(answer("We extend linear attention.")).relevance == 7
+
+
+def test_a_judgement_whose_tldr_stays_in_the_wrong_language_is_kept_without_it(
+        server: LLMServer) -> None:
+    server.mode = "english_tldr"  # never writes the TL;DR in Chinese
+    zh = prompts.profile_for("我研究线性注意力（linear attention）和预训练的 scaling laws。", [],
+                             [], [])
+    prompt = prompts.build(zh, PAPER)
+    parse = prompts.parser(prompt.nonce, zh.language)
+    with Client(server.url, "m", retries=1, backoff=0) as client:
+        answer, _ = client.chat(prompt.messages, parse)
+    assert len(server.chat_requests) == 2 and answer.tldr == "" and answer.relevance >= 3
+    # a retry the budget cannot pay for keeps the answer already paid for
+    first = sum(estimate_tokens(m["content"]) for m in prompt.messages) + 400
+    with Client(server.url, "m", retries=1, backoff=0, max_tokens=first) as client:
+        answer, _ = client.chat(prompt.messages, parse)
+    assert len(server.chat_requests) == 3 and answer.tldr == "" and answer.relevance >= 3
+
+
 @pytest.mark.parametrize(("mode", "param"), [("reject_response_format", "response_format"),
                                              ("reject_temperature", "temperature"),
                                              ("wants_max_completion_tokens", "max_tokens")])
@@ -242,6 +279,25 @@ def test_embeddings(server: LLMServer) -> None:
         vecs = client.embed(["linear attention", "protein folding", "attention linear"], "e")
     assert vecs.shape == (3, 16)
     assert vecs[0] @ vecs[2] == pytest.approx(1.0) and vecs[0] @ vecs[1] < 0.5
+
+
+@pytest.mark.parametrize("mode", ["honest", "no_usage"])
+def test_embeddings_are_counted_and_reserved_in_the_token_budget(server: LLMServer,
+                                                                 mode: str) -> None:
+    server.mode = mode
+    texts = ["linear attention", "本文提出一种新的线性注意力"]
+    with Client(server.url, "m", price_input=1.0, max_tokens=60) as client:
+        client.embed(texts, "e")
+        counted = client.usage.prompt_tokens
+        # the server's count, else the upper estimate (a token per Chinese character)
+        assert counted == (sum(math.ceil(len(t) / 4) for t in texts) if mode == "honest"
+                           else sum(estimate_tokens(t) for t in texts))
+        assert client.usage.cost == pytest.approx(counted / 1e6)
+        sent = len(server.requests)
+        # reserved before sending: a batch that could overrun the budget is never sent
+        with pytest.raises(BudgetExceeded, match="llm.max_tokens"):
+            client.embed(["protein folding " * 40], "e")
+        assert len(server.requests) == sent and client.budget.reserved_tokens == 0
 
 
 def test_api_key_from_env_or_a_private_file(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@ carries TL;DRs and LLM reasons, a dead endpoint changes nothing, and off means o
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -80,3 +82,20 @@ def test_a_dead_endpoint_gives_the_local_digest_with_a_warning(
     assert local.digest.entries
     assert [(e.paper.id, e.score, e.reason, e.tldr) for e in result.digest.entries] == \
         [(e.paper.id, e.score, e.reason, None) for e in local.digest.entries]
+
+
+def test_full_text_past_its_time_limit_is_a_digest_warning(
+        demo_settings: config.Settings, embedder: MiniLM, server: LLMServer) -> None:
+    # a site that takes the connection and never answers
+    with socket.create_server(("127.0.0.1", 0)) as site:
+        url = f"http://127.0.0.1:{site.getsockname()[1]}"
+        settings = with_llm(demo_settings, base_url=server.url, full_text=True,
+                            full_text_papers=2, full_text_seconds=0.3, html_url=f"{url}/html",
+                            pdf_url=f"{url}/pdf")
+        result = daily(settings, DEMO_DAY, embedder=embedder, send=False)
+    cut = [re.fullmatch(r"full text of (\S+) not read within 0\.3 s: judged on its abstract",
+                        w) for w in result.warnings]
+    assert len(cut) == 2 and all(cut)
+    # the final two, judged on their abstracts instead
+    assert {m.group(1) for m in cut if m} <= {e.paper.id for e in result.digest.entries}
+    assert all(e.tldr for e in result.digest.entries)

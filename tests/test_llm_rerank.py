@@ -139,8 +139,7 @@ def test_the_budget_stops_the_layer_and_the_rest_keep_their_place(server: LLMSer
 
 
 def test_a_chinese_profile_gets_chinese_tldrs(server: LLMServer, store: Store) -> None:
-    zh = prompts.profile_for("我研究大语言模型的预训练：linear attention、scaling laws 和知识蒸馏"
-                             "（knowledge distillation）。", [], [], [])
+    zh = ZH
     assert zh.language == "zh" and PROFILE.language == "en"
     scored, papers = day_papers()
     out = run(server, store, scored, papers, profile=zh)
@@ -148,6 +147,66 @@ def test_a_chinese_profile_gets_chinese_tldrs(server: LLMServer, store: Store) -
     assert "Simplified Chinese" in server.chat_requests[0]["messages"][0]["content"]
     forced = prompts.profile_for("我研究大语言模型。", [], [], [], language="en")
     assert forced.language == "en"
+
+
+ZH = prompts.profile_for("我研究大语言模型的预训练：linear attention、scaling laws 和知识蒸馏"
+                         "（knowledge distillation）。", [], [], [])
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def zh_head() -> tuple[list[Scored], dict[str, Paper]]:
+    """An on-topic paper and an off-topic one."""
+    scored, papers = day_papers()
+    return [scored[4], scored[0]], papers
+
+
+def test_an_english_tldr_for_a_chinese_profile_is_asked_again(server: LLMServer,
+                                                              store: Store) -> None:
+    server.mode = "english_tldr_then_corrected"
+    scored, papers = zh_head()
+    out = run(server, store, scored, papers, profile=ZH, top_n=2)
+    assert out.run.failed == 0 and len(server.chat_requests) == 4
+    assert all(CJK.search(j.tldr) for j in out.judgements.values())
+    retries = [r["messages"] for r in server.chat_requests if len(r["messages"]) > 2]
+    assert len(retries) == 2 and all("tldr must be written in Simplified Chinese" in m[-1][
+        "content"] for m in retries)
+
+
+def test_a_model_that_never_writes_chinese_keeps_its_judgement_without_a_tldr(
+        server: LLMServer, store: Store) -> None:
+    server.mode = "english_tldr"
+    scored, papers = zh_head()
+    out = run(server, store, scored, papers, profile=ZH, top_n=2)  # one retry each
+    assert len(server.chat_requests) == 4 and out.run.failed == 0
+    on_topic = out.judgements[scored[0].paper_id]
+    assert on_topic.tldr == "" and on_topic.relevance >= 5 and CJK.search(on_topic.reason)
+    # both ranked by their judgements (the off-topic one, judged 0, falls below its local
+    # score), shown without a TL;DR in the wrong language
+    off_topic = out.scored[1]
+    assert off_topic.paper_id == scored[1].paper_id and off_topic.score < scored[1].score
+    entry = Entry(1, papers[scored[0].paper_id], out.scored[0].score, out.scored[0].reason,
+                  on_topic.tldr)
+    md = render_markdown(Digest("ann", "2025-11-12", [entry], candidates=1))
+    assert "TL;DR" not in md and "LLM: relevance" in md
+
+
+def test_editing_a_prompt_template_is_a_new_prompt_version(
+        server: LLMServer, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    scored, papers = day_papers()
+    version = prompts.prompt_version()
+    assert version.startswith(prompts.PROMPT_REVISION + "-")
+    run(server, store, scored, papers)
+    assert len(server.chat_requests) == 4
+    # no hand-bumped number: the edited text alone keeps the old judgements out
+    monkeypatch.setattr(prompts, "SYSTEM", prompts.SYSTEM + "\nBe strict.")
+    assert prompts.prompt_version() != version
+    edited = run(server, store, scored, papers)
+    assert edited.run.cached == 0 and len(server.chat_requests) == 8
+    assert server.chat_requests[-1]["messages"][0]["content"].endswith("Be strict.")
+    monkeypatch.setattr(prompts, "USER", prompts.USER.replace("Researcher's", "The user's"))
+    assert run(server, store, scored, papers).run.cached == 0
+    assert len(server.chat_requests) == 12
+    assert run(server, store, scored, papers).run.cached == 4  # unchanged: cached
 
 
 def test_reasons_and_tldrs_are_length_limited_and_escaped(server: LLMServer,

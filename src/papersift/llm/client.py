@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import numpy as np
@@ -43,7 +43,12 @@ class BudgetExceeded(LLMError):
 
 
 class InvalidAnswer(ValueError):
-    """The model answered, but not in the required shape (a retry may fix it)."""
+    """The model answered, but not in the required shape (a retry may fix it). `usable`:
+    what the answer is still worth without its flaw, taken when no retry does better."""
+
+    def __init__(self, why: str, usable: object = None) -> None:
+        super().__init__(why)
+        self.usable = usable
 
 
 @dataclass
@@ -160,13 +165,20 @@ class Client:
         """Ask; `parse` turns the answer into a value or raises InvalidAnswer. A failed
         request is sent again as it was; an invalid answer is asked again with that answer
         and what was wrong with it, since a deterministic model asked the same question
-        gives the same answer. Raises LLMError (BudgetExceeded) when no usable answer came."""
+        gives the same answer. An invalid answer's `usable` part is returned when no retry
+        does better. Raises LLMError (BudgetExceeded) when no usable answer came."""
         sent = messages
         last = "no answer"
+        usable: tuple[T, Reply] | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-            reply, wait, last = self._post_chat(sent, max_tokens)
+            try:
+                reply, wait, last = self._post_chat(sent, max_tokens)
+            except BudgetExceeded:
+                if usable is None:
+                    raise
+                return usable  # paid for already: a retry we cannot afford loses nothing
             if reply is None:
                 if wait:
                     self._sleep(wait)
@@ -174,9 +186,13 @@ class Client:
             try:
                 return parse(reply.content), reply
             except InvalidAnswer as e:
+                if e.usable is not None:
+                    usable = cast(T, e.usable), reply
                 last = f"invalid answer ({e})"
                 sent = [*messages, {"role": "assistant", "content": reply.content},
                         {"role": "user", "content": CORRECTION.format(why=str(e)[:200])}]
+        if usable is not None:
+            return usable
         raise LLMError(f"{self.model} at {self.base_url}: {last} after {self.retries + 1} "
                        "tries")
 
@@ -201,7 +217,7 @@ class Client:
         est_cost = self.cost(estimate, 0) + self.cost(0, max_tokens)
         while True:
             body = self._body(messages, max_tokens)
-            resp, seconds, why = self._send(body, estimate, est_cost)
+            resp, seconds, why = self._send("chat/completions", body, estimate, est_cost)
             if resp is None:
                 return None, 0.0, why
             if resp.status_code in (429, 500, 502, 503, 504):
@@ -228,7 +244,7 @@ class Client:
         return Reply(content, prompt, completion, cost, seconds,
                      str(data.get("model") or self.model)), 0.0, ""
 
-    def _send(self, body: dict[str, Any], estimate: int,
+    def _send(self, path: str, body: dict[str, Any], estimate: int,
               est_cost: float) -> tuple[httpx.Response | None, float, str]:
         """One HTTP request within the budget and the concurrency limit: (response,
         seconds, "") or (None, 0, why no response came)."""
@@ -237,7 +253,7 @@ class Client:
             with self._slots:
                 start = time.perf_counter()
                 try:
-                    resp = self._http.post(f"{self.base_url}/chat/completions", json=body)
+                    resp = self._http.post(f"{self.base_url}/{path}", json=body)
                 except httpx.TimeoutException:
                     self._count(0, 0)
                     return None, 0.0, "timed out (raise llm.timeout for a slow model)"
@@ -307,17 +323,17 @@ class Client:
     # --- embeddings ---------------------------------------------------------------------
 
     def embed(self, texts: list[str], model: str) -> np.ndarray:
-        """Vectors from the endpoint's /embeddings (one row per text)."""
+        """Vectors from the endpoint's /embeddings (one row per text), within the same
+        budget as chat: its input tokens are reserved before sending (priced as input)."""
+        estimate = sum(estimate_tokens(t) for t in texts)
+        est_cost = self.cost(estimate, 0)
         last = "no answer"
         for attempt in range(self.retries + 1):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                with self._slots:
-                    resp = self._http.post(f"{self.base_url}/embeddings",
-                                           json={"model": model, "input": texts})
-            except httpx.HTTPError as e:
-                last = f"unreachable ({type(e).__name__})"
+            resp, _, last = self._send("embeddings", {"model": model, "input": texts},
+                                       estimate, est_cost)
+            if resp is None:
                 continue
             if resp.status_code in (429, 500, 502, 503, 504):
                 self._count(0, 0)
@@ -330,7 +346,7 @@ class Client:
                 data = resp.json()
                 rows = sorted(data["data"], key=lambda d: d["index"])
                 vecs = np.array([r["embedding"] for r in rows], dtype=np.float32)
-                self._count(int((data.get("usage") or {}).get("prompt_tokens") or 0), 0)
+                self._count(_tokens(data.get("usage"), "prompt_tokens", estimate), 0)
             except (ValueError, KeyError, TypeError):
                 self._count(0, 0)
                 last = "answer is not an OpenAI embeddings response"

@@ -42,7 +42,8 @@ def apply(settings: Settings, store: Store, spec: ProfileSpec, day: str,
         warnings.append(f"LLM layer skipped: {e}")
         return scored
     fetch = partial(full_text, html_url=settings["llm.html_url"],
-                    pdf_url=settings["llm.pdf_url"], seconds=settings["llm.full_text_seconds"])
+                    pdf_url=settings["llm.pdf_url"], seconds=settings["llm.full_text_seconds"],
+                    warn=warnings.append)  # read in worker threads: append is atomic
     with client:
         log(f"asking {client.model} about the top {min(len(scored), settings['llm.top_n'])} "
             "papers…")

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import ClassVar
 
@@ -124,9 +125,10 @@ def _pdf_worker(max_chars: int) -> None:
 
 
 def full_text(paper: Paper, *, html_url: str, pdf_url: str, seconds: float,
-              max_chars: int = 8000) -> str:
+              max_chars: int = 8000, warn: Callable[[str], None] = log.warning) -> str:
     """Up to `max_chars` of the paper's text; "" when neither form is there or read in
-    `seconds` (then with a one-line warning: the paper is judged on its abstract)."""
+    `seconds` (then with a one-line warning to `warn`, the daily job's list of warnings for
+    the digest: the paper is judged on its abstract)."""
     deadline = time.monotonic() + seconds
     try:
         got = asyncio.run(_fetch(paper, html_url, pdf_url, deadline, max_chars))
@@ -134,8 +136,7 @@ def full_text(paper: Paper, *, html_url: str, pdf_url: str, seconds: float,
             return got
         return pdf_text(got, deadline, max_chars) if got else ""
     except (TimeoutError, Deadline):
-        log.warning("full text of %s not read within %g s: judged on its abstract", paper.id,
-                    seconds)
+        warn(f"full text of {paper.id} not read within {seconds:g} s: judged on its abstract")
     except httpx.HTTPError:
         pass
     return ""

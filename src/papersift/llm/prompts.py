@@ -19,18 +19,21 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from papersift.llm.client import InvalidAnswer
 from papersift.records import Paper
 
-PROMPT_VERSION = "judge-1"
+# Bump by hand when what we screen or accept changes; the templates' text is hashed into
+# the version (prompt_version), so editing a prompt never reuses stale cached judgements.
+PROMPT_REVISION = "judge-2"
 REASON_CHARS = 240
 TLDR_CHARS = 400
 ABSTRACT_CHARS = 3000
 PROFILE_CHARS = 2000
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 _LETTER = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -165,6 +168,24 @@ researcher's interests>, "novelty": <integer 0-10: how new the contribution is>,
 Write reason and tldr in {language}."""
 
 
+# Delimited by a nonce the paper cannot know; the nonce comes only after the paper.
+USER = """Researcher's interests:
+{interests}
+
+⟦PAPER {nonce}⟧
+{body}
+⟦END {nonce}⟧
+ref: {nonce}"""
+PAPER = "Title: {title}\nAbstract: {abstract}"
+FULL_TEXT = "\nFull text (excerpt): {excerpt}"
+
+
+def prompt_version() -> str:
+    """The cache's prompt version: the revision and a hash of every template's text."""
+    text = "\0".join([SYSTEM, USER, PAPER, FULL_TEXT, *LANGUAGES.values()])
+    return f"{PROMPT_REVISION}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
 @dataclass
 class Prompt:
     messages: list[dict[str, str]]
@@ -176,13 +197,12 @@ def build(profile: Profile, paper: Paper, full_text: str = "") -> Prompt:
     nonce = secrets.token_hex(6)
     title, t_flag = screen(paper.title)
     abstract, a_flag = screen(paper.abstract[:ABSTRACT_CHARS])
-    body = f"Title: {title}\nAbstract: {abstract}"
+    body = PAPER.format(title=title, abstract=abstract)
     f_flag = False
     if full_text:
         excerpt, f_flag = screen(full_text)
-        body += f"\nFull text (excerpt): {excerpt}"
-    user = (f"Researcher's interests:\n{profile.summary}\n\n"
-            f"⟦PAPER {nonce}⟧\n{body}\n⟦END {nonce}⟧\nref: {nonce}")
+        body += FULL_TEXT.format(excerpt=excerpt)
+    user = USER.format(interests=profile.summary, nonce=nonce, body=body)
     system = SYSTEM.format(language=LANGUAGES[profile.language])
     return Prompt([{"role": "system", "content": system}, {"role": "user", "content": user}],
                   nonce, t_flag or a_flag or f_flag)
@@ -233,8 +253,19 @@ def _json_object(content: str) -> dict:
     raise InvalidAnswer("no JSON object in the answer")
 
 
-def parser(nonce: str) -> Callable[[str], Answer]:
-    """Parse and validate one answer; the nonce binds it to this request's paper."""
+def _wrong_language(text: str, language: str) -> bool:
+    """Whether a TL;DR is not in `language`: for zh, no Chinese character at all (English
+    terms and quoted titles are fine); for en, more Chinese characters than Latin letters
+    (stricter than detect_language, so a Chinese term quoted in English passes)."""
+    if language == "zh":
+        return not _CJK.search(text)
+    return language == "en" and len(_CJK.findall(text)) > len(_LATIN.findall(text))
+
+
+def parser(nonce: str, language: str = "") -> Callable[[str], Answer]:
+    """Parse and validate one answer; the nonce binds it to this request's paper. With a
+    `language`, a TL;DR in another one is invalid, but the judgement stays usable without
+    it: the client asks again and keeps the judgement, TL;DR dropped, if no retry fixes it."""
     def parse(content: str) -> Answer:
         obj = _json_object(content)
         if obj.get("ref") != nonce:
@@ -243,6 +274,10 @@ def parser(nonce: str) -> Callable[[str], Answer]:
         if not isinstance(reason, str) or not reason.strip() or not isinstance(tldr, str) \
                 or not tldr.strip():
             raise InvalidAnswer("reason and tldr must be non-empty strings")
-        return Answer(_score(obj, "relevance"), _score(obj, "novelty"),
-                      _clip(reason, REASON_CHARS), _clip(tldr, TLDR_CHARS))
+        answer = Answer(_score(obj, "relevance"), _score(obj, "novelty"),
+                        _clip(reason, REASON_CHARS), _clip(tldr, TLDR_CHARS))
+        if _wrong_language(answer.tldr, language):
+            raise InvalidAnswer(f"tldr must be written in {LANGUAGES[language]}",
+                                usable=replace(answer, tldr=""))
+        return answer
     return parse

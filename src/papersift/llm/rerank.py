@@ -56,7 +56,7 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
     concurrently and stored as each arrives (a killed run keeps what it paid for). With
     `full_text`, on the full text: read only when not cached (a rerun downloads nothing),
     in the same concurrent calls; a paper that cannot be read is left out."""
-    version = prompts.PROMPT_VERSION + (FULLTEXT if full_text is not None else "")
+    version = prompts.prompt_version() + (FULLTEXT if full_text is not None else "")
     got = store.cached_judgements(user, [(p.id, p.text_hash) for p in papers], version,
                                   client.model, profile.version)
     run.cached += len(got)
@@ -71,7 +71,8 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
         if prompt.flagged:
             suspects.add(paper.id)  # until its judgement arrives
         try:
-            answer, reply = client.chat(prompt.messages, prompts.parser(prompt.nonce))
+            answer, reply = client.chat(prompt.messages,
+                                        prompts.parser(prompt.nonce, profile.language))
         except BudgetExceeded as e:
             return f"budget: {e}"
         except LLMError as e:
