@@ -10,8 +10,11 @@ truncated bodies, cut XML, connection resets).
   ranked and delivered by two forked worker processes (kills also aimed at the workers).
 
     .venv/bin/python benchmarks/reliability.py --out benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/reliability.py --postgres   # the same on PostgreSQL
 
-Writes its own section of benchmarks/RESULTS.md (replacing an earlier one).
+Writes its own section of benchmarks/RESULTS.md (replacing an earlier one): with
+`--postgres` every trial store is a fresh database on a throwaway PostgreSQL cluster (as in
+tests/reliability), reported in a section of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,17 +34,20 @@ sys.path.insert(0, str(ROOT))
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
 from tests.arxiv_server import load_days  # noqa: E402
+from tests.pg import throwaway_cluster  # noqa: E402
 from tests.reliability.trials import (  # noqa: E402
     FAULT_P,
     FAULTS,
     Diff,
     IngestTrials,
+    PgStores,
     Stores,
     ingest_server,
     open_daily_trials,
 )
 
 SECTION = "## Fault suite: kill -9 under injected faults (`benchmarks/reliability.py`)"
+STORE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def ingest(trials: int, seed: int, folder: Path, stores: Stores) -> dict:
@@ -96,20 +103,22 @@ def daily_table(day: dict) -> list[str]:
     return lines
 
 
-def report(ing: dict, day: dict, every: dict, args: argparse.Namespace) -> list[str]:
+def report(ing: dict, day: dict, every: dict, args: argparse.Namespace,
+           kind: str) -> list[str]:
     ir = ing["results"]
     ended = Counter(r.ended for r in ir)
     commands = Counter(r.command for r in ir)
     t = ing["totals"]
     faults = ing["injected"] + day["injected"] + every["injected"]
     lines = [
-        SECTION, "",
+        SECTION + (f", {STORE[kind]}" if kind != "sqlite" else ""), "",
         f"`.venv/bin/python benchmarks/reliability.py --trials {args.trials} --daily-trials "
-        f"{args.daily_trials} --all-users-trials {args.all_users_trials} --seed {args.seed}` "
+        f"{args.daily_trials} --all-users-trials {args.all_users_trials} --seed {args.seed}"
+        f"{' --postgres' if kind != 'sqlite' else ''}` "
         f"on {platform.machine()} "
         f"({time.strftime('%Y-%m-%d')}); each request to the local arXiv server fails with "
         f"probability {FAULT_P:g}, the kind drawn from the seeded schedule.", "",
-        "**Ingest** (`papersift fetch`, SQLite store; a clean run stores "
+        f"**Ingest** (`papersift fetch`, {STORE[kind]} store; a clean run stores "
         + "; ".join(f"{c}: {r['papers']} papers, {r['versions']} versions, {r['listings']} "
                     "listings" for c, r in ing["rows"].items()) + "):", "",
         "| trials | harvest / feed / lookup | killed mid-run | finished before the kill | "
@@ -122,8 +131,8 @@ def report(ing: dict, day: dict, every: dict, args: argparse.Namespace) -> list[
         "|---|---|---|---|---|",
         *(f"| {name} | {d.lost} | {d.duplicated} | {d.extra} | {d.changed} |"
           for name, d in t.items()), "",
-        "**Daily job** (`papersift daily`: today's feed → rank → webhook + feed file), kill "
-        "aimed at a stage:", "", *daily_table(day), "",
+        f"**Daily job** (`papersift daily`: today's feed → rank → webhook + feed file; "
+        f"{STORE[kind]} store), kill aimed at a stage:", "", *daily_table(day), "",
         f"**Daily job for every user** (`papersift daily --all-users`, {every['users']} users: "
         "the first ranked by the job itself, the others by two forked workers "
         "(`digest.workers = 2`); `workers`: the kill lands while a worker is mid-run), kill "
@@ -144,17 +153,24 @@ def main() -> None:
     ap.add_argument("--all-users-trials", type=int, default=25,
                     help="kill trials of the daily job for every user, with workers")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--postgres", action="store_true",
+                    help="trial stores on a throwaway PostgreSQL cluster (initdb, pg_ctl)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    kind = "postgresql" if args.postgres else "sqlite"
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        stores = Stores(folder / "stores")
+        if args.postgres:
+            stores: Stores = PgStores(stack.enter_context(throwaway_cluster()))
+        else:
+            stores = Stores(folder / "stores")
+        stack.callback(stores.close)
         ing = ingest(args.trials, args.seed, folder, stores)
         day = daily(args.daily_trials, args.seed, folder, stores, all_users=False)
         every = daily(args.all_users_trials, args.seed, folder, stores, all_users=True)
-    lines = report(ing, day, every, args)
+    lines = report(ing, day, every, args, kind)
     print("\n".join(lines))
-    sections.write(args.out, {"reliability": lines})
+    sections.write(args.out, {"reliability" + ("-postgresql" if args.postgres else ""): lines})
 
 
 if __name__ == "__main__":

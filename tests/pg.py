@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
@@ -182,3 +183,18 @@ def store_like(sqlite_file: Path, folder: Path, backend: str = "sqlite",
         return f"sqlite:///{db}"
     assert request is not None, "a PostgreSQL copy needs the test's request (pg_cluster)"
     return request.getfixturevalue("pg_cluster").copy_of(sqlite_file)
+
+
+@contextmanager
+def throwaway_cluster(bindir: Path | None = None) -> Iterator[PgCluster]:
+    """A cluster outside pytest (benchmarks/reliability.py --postgres), removed afterwards;
+    a missing PostgreSQL raises rather than skips."""
+    folder = Path(tempfile.mkdtemp(prefix="papersift-pg-"))  # not private: see `_cluster`
+    try:
+        cluster = PgCluster(folder, bindir)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ from tests.arxiv_server import DATA, load_days
 from tests.reliability.trials import (
     DailyTrials,
     IngestTrials,
+    PgStores,
     Stores,
     ingest_server,
     open_daily_trials,
@@ -25,9 +26,17 @@ def arxiv_records() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
-    """Where trial stores come from (the store URL is the fixture's business)."""
-    return Stores(tmp_path_factory.mktemp("stores"))
+def stores(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    """Where trial stores come from (the store URL is the fixture's business): SQLite files,
+    or databases on the session's PostgreSQL cluster for a test that parametrizes it
+    (indirectly) with "postgresql"."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        made: Stores = Stores(tmp_path_factory.mktemp("stores"))
+    else:
+        made = PgStores(request.getfixturevalue("pg_cluster"))
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="module")

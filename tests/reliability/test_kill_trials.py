@@ -3,6 +3,10 @@ nothing, and the daily job delivers each (user, day, channel) exactly once, coun
 delivery: a webhook killed in flight may come twice with one Idempotency-Key (the documented
 edge), anything else received twice fails.
 
+Each runs on SQLite and on PostgreSQL (a fresh database of the session's throwaway cluster
+per trial, compared with a clean run on the same kind of store); ingest runs fewer seeds on
+PostgreSQL, to bound CI time.
+
 Trials are seeded: a failure names its seed; RELIABILITY_SEED=<seed> replays from it.
 """
 
@@ -13,25 +17,39 @@ from collections import Counter
 
 import pytest
 
-from tests.reliability.trials import FAULTS, STAGES, DailyResult, DailyTrials, IngestTrials
+from tests.pg import BACKENDS
+from tests.reliability.trials import (
+    FAULTS,
+    STAGES,
+    DailyResult,
+    DailyTrials,
+    IngestTrials,
+    Stores,
+)
 
 SEED = int(os.environ.get("RELIABILITY_SEED", "8000"))
-INGEST_TRIALS = 50
+INGEST_TRIALS = {"sqlite": 50, "postgresql": 15}
 DAILY_TRIALS = 2 * len(STAGES)
 ALL_USERS_TRIALS = len(STAGES) + 1  # and once aimed at the workers
 
+# the trial fixtures (servers, clean runs, base stores) are made once per kind of store
+on_both_stores = pytest.mark.parametrize("stores", BACKENDS, indirect=True, scope="module")
+
 
 @pytest.mark.slow
-def test_ingest_under_faults_and_kill_9_equals_a_clean_run(ingest_trials: IngestTrials) -> None:
+@on_both_stores
+def test_ingest_under_faults_and_kill_9_equals_a_clean_run(ingest_trials: IngestTrials,
+                                                           stores: Stores) -> None:
+    n = INGEST_TRIALS[stores.kind]
     results = []
-    for seed in range(SEED, SEED + INGEST_TRIALS):
+    for seed in range(SEED, SEED + n):
         r = ingest_trials.run(seed)
         bad = {table: d for table, d in r.diff.items() if not d.clean}
         assert not bad, (f"seed {seed} ({r.command}, process {r.ended}, {r.reruns} reruns): "
                          f"{bad}; replay with RELIABILITY_SEED={seed}")
         results.append(r)
     ended = Counter(r.ended for r in results)
-    assert ended["killed"] >= INGEST_TRIALS // 2, ended  # most kills land mid-run
+    assert ended["killed"] >= n // 2, ended  # most kills land mid-run
     assert {r.command for r in results} == {"harvest", "feed", "lookup"}
     assert set(ingest_trials.injected) == set(FAULTS), ingest_trials.injected
 
@@ -49,6 +67,7 @@ def run_trials(trials: DailyTrials, n: int) -> list[DailyResult]:
 
 
 @pytest.mark.slow
+@on_both_stores
 def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
         daily_trials: DailyTrials) -> None:
     results = run_trials(daily_trials, DAILY_TRIALS)
@@ -58,6 +77,7 @@ def test_daily_killed_anywhere_delivers_each_channel_exactly_once(
 
 
 @pytest.mark.slow
+@on_both_stores
 def test_all_users_with_workers_killed_anywhere_deliver_each_channel_exactly_once(
         all_users_trials: DailyTrials) -> None:
     """`daily --all-users` with two forked workers: the kill hits the parent, its workers die
