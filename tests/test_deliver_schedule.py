@@ -18,6 +18,7 @@ from papersift.errors import ConfigError
 from papersift.jobs import deliver_day
 from papersift.scheduler import Schedule, Scheduler
 from papersift.store import Store
+from papersift.store.deliveries import Claim
 from tests.arxiv_server import DAY2
 from tests.conftest import DEMO_DAY, EXAMPLES
 from tests.delivery_fixtures import DAY1, USER, Env, store_digest
@@ -68,6 +69,23 @@ def test_catch_up_after_downtime(denv: Env) -> None:
     off = Scheduler(denv.settings([], '[schedule]\ncatchup = "off"'))
     assert off.due_days(now) == {USER: ["2024-12-24"]}
     assert each.due_days(eastern(2024, 12, 17, 21, 0)) == {USER: []}  # DAY1 is done
+
+
+def test_a_digest_stored_but_never_sent_is_sent_by_the_next_pass(
+        denv: Env, hooks: WebhookReceiver) -> None:
+    """A run killed after storing the digest, before claiming its first delivery, leaves
+    nothing for the retries to find: the next pass must still send it, once."""
+    settings = denv.settings([{"name": "hook", "type": "webhook", "url": f"{hooks.url}/hook"}])
+    scheduler = Scheduler(settings)
+    now = eastern(2024, 12, 17, 21, 0)  # DAY1's listing is out; its digest is stored
+    assert scheduler.due_days(now) == {USER: [DAY1]}
+    report = scheduler.tick(now)
+    assert [o.status for o in report.outcomes] == ["sent"] and not report.errors
+    assert len(hooks.received("hook")) == 1
+    assert scheduler.due_days(now) == {USER: []}
+    assert scheduler.tick(now).outcomes == [] and len(hooks.received("hook")) == 1
+    # without channels the stored digest is all there is to do
+    assert Scheduler(denv.settings([])).due_days(now) == {USER: []}
 
 
 def test_serve_thread_stops_between_passes(denv: Env) -> None:
@@ -173,7 +191,10 @@ def test_merged_catch_up_ranks_each_missed_day_and_delivers_one_digest(
         f'url = "{hooks.url}/hook"\n')
     settings = config.load(cfg, env=demo_env)
     store = Store(settings.store_url)
-    store.save_digest("default", "2025-11-11", "papersift", [])  # the last day done
+    store.save_digest("default", "2025-11-11", "papersift", [])  # the last day done, and sent
+    claim = store.claim_delivery("default", "2025-11-11", "hook", key="earlier")
+    assert isinstance(claim, Claim)
+    store.finish_delivery(claim, ok=True, detail="sent earlier")
     report = Scheduler(settings).tick(eastern(2025, 11, 12, 21, 0))
     assert report.days == [DEMO_DAY, "2025-11-13"] and not report.errors
     (req,) = hooks.received("hook")
@@ -181,7 +202,7 @@ def test_merged_catch_up_ranks_each_missed_day_and_delivers_one_digest(
     assert body["since"] == DEMO_DAY and body["day"] == "2025-11-13"
     assert len(body["entries"]) == 15
     assert store.digest("default", DEMO_DAY) and store.digest("default", "2025-11-13")
-    (rec,) = store.deliveries(user="default")
+    (rec,) = [r for r in store.deliveries(user="default") if r.day != "2025-11-11"]
     assert rec.covers == [DEMO_DAY, "2025-11-13"] and rec.status == "sent"
     assert Scheduler(settings).tick(eastern(2025, 11, 12, 22, 0)).days == []
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from papersift.cli import main
 from papersift.config import Settings
 from papersift.scheduler import Scheduler
+from papersift.store.deliveries import Claim
 from tests.arxiv_server import DAY2
 from tests.delivery_fixtures import DAY1, USER, Env
 from tests.delivery_servers import WebhookReceiver
@@ -46,6 +47,11 @@ def _lab(denv: Env, hooks: WebhookReceiver, flaky: WebhookReceiver) -> Settings:
     for k, user in enumerate(OTHERS):
         store.sync_source(user, "ids:1", "ids", "list.txt", ids[20 + 6 * k: 26 + 6 * k])
         store.save_digest(user, "2024-12-17", "test", [])
+    # those digests reached their webhooks (a digest never sent would be due again)
+    for user, day in ((USER, DAY1), *((u, "2024-12-17") for u in OTHERS)):
+        claim = store.claim_delivery(user, day, f"to-{user}", key=f"{user}-{day}")
+        assert isinstance(claim, Claim)
+        store.finish_delivery(claim, ok=True, detail="sent earlier")
     store.close()
     return denv.settings(
         [{"name": f"to-{u}", "type": "webhook", "users": [u],
@@ -107,7 +113,8 @@ def test_merged_catch_up_is_one_digest_per_user_who_missed_days(
     for user in OTHERS:
         assert (bodies[user]["since"], bodies[user]["day"]) == (DAY1, DAY2)
     store = denv.store()
-    assert {(r.user, tuple(r.covers or [r.day])) for r in store.deliveries()} == {
+    made = [r for r in store.deliveries() if DAY2 in (r.covers or [r.day])]  # by this pass
+    assert {(r.user, tuple(r.covers or [r.day])) for r in made} == {
         (USER, (DAY2,)), ("bob", (DAY1, DAY2)), ("cy", (DAY1, DAY2))}
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from papersift.calendar import latest_listing_day
 from papersift.config import Settings
+from papersift.deliver.channels import channels_for
 from papersift.deliver.exactly_once import Outcome, deliver
 from papersift.errors import ConfigError, PapersiftError
 from papersift.jobs import WEEKDAYS, DailyResult, daily, daily_all, merged_digest, retry_pending
@@ -111,10 +112,19 @@ class Scheduler:
             # however many users there are, where each user's own empty run may be far back.
             empty = {r["day"] for r in store.runs(500)
                      if r["status"] == "empty" and r["user"] in users}
-            return {u: self._missing(latest, set(store.digest_days(u)) | empty)
-                    for u in users}
+            return {u: self._missing(latest, self._done(store, u) | empty) for u in users}
         finally:
             store.close()
+
+    def _done(self, store: Store, user: str) -> set[str]:
+        """Days with a digest, unless it never reached any channel: a run killed between
+        storing the digest and claiming its first delivery leaves no delivery record for
+        retry_pending to find, so the day is run again (its stored digest is reused)."""
+        days = set(store.digest_days(user))
+        if self.settings["delivery.cadence"] != "daily" or not channels_for(self.settings, user):
+            return days  # nothing sent per day, or nowhere: the digest itself is the result
+        sent = {d for r in store.deliveries(user=user) for d in (r.covers or [r.day])}
+        return days & sent
 
     def _missing(self, latest: str, done: set[str]) -> list[str]:
         if latest in done:
