@@ -365,6 +365,22 @@ def test_papers_outside_the_categories_or_the_digest_days_say_so(web_single: Web
         f"/paper/{later}").text
 
 
+def test_arxiv_ids_typed_on_the_profile_page_join_the_library(web_single: Web) -> None:
+    c = web_single.client()
+    token = csrf_of(c)
+    first, second = [p.id for p in web_single.store.listing(DAY1)][110:112]
+    typed = f"{first}, https://arxiv.org/abs/{second}v2"
+    r = c.post("/profile/ids", data={"ids": typed, "csrf": token}, follow_redirects=True)
+    assert r.status_code == 200 and "+2 new" in r.text
+    r = c.post("/profile/ids", data={"ids": typed, "csrf": token}, follow_redirects=True)
+    assert "+0 new" in r.text  # typed again: nothing duplicated
+    held = [e.paper_id for e in web_single.store.library(ANN)]
+    assert held.count(first) == 1 and held.count(second) == 1
+    bad = c.post("/profile/ids", data={"ids": f"{first} not-an-id", "csrf": token})
+    assert bad.status_code == 400 and "not-an-id" in bad.text
+    assert [e.paper_id for e in web_single.store.library(ANN)] == held
+
+
 def test_profile_edits_upload_and_remove(web_single: Web) -> None:
     c = web_single.client()
     token = csrf_of(c)

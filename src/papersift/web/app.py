@@ -38,6 +38,7 @@ from papersift.profile.feedback import rate, rate_token
 from papersift.profile.sources import (
     ZOTERO_EXCLUDE,
     ZOTERO_INCLUDE,
+    add_ids,
     add_source,
     parse_source,
     save_user_zotero_key,
@@ -488,6 +489,16 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         report = await run_in_threadpool(add_source, settings, store, session.user,
                                          parse_source(str(path)), search=False)
         return _back(report.summary())
+
+    @app.post("/profile/ids", include_in_schema=False)
+    def profile_ids(session: Checked, ids: Annotated[str, Form()]) -> Response:
+        """arXiv ids or abs/pdf URLs typed in, added to the ones added before (as
+        `papersift profile add ID…`); one that is not an id stops the form, naming it."""
+        raw = [x for x in re.split(r"[\s,]+", ids) if x]
+        if not raw:
+            raise PapersiftError("no arXiv id given: type ids like 2401.04088 or their "
+                                 "abs/pdf URLs")
+        return _back(add_ids(settings, store, session.user, raw).summary())
 
     @app.post("/profile/zotero", include_in_schema=False)
     def profile_zotero(session: Checked, library: Annotated[str, Form()],

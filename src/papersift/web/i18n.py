@@ -114,6 +114,7 @@ ZH: dict[str, str] = {
     "Upload BibTeX or RIS": "上传 BibTeX 或 RIS",
     "Upload": "上传",
     "Zotero library": "Zotero 文库",
+    "arXiv ids or links": "arXiv 编号或链接",
     "Only these collections (comma-separated)": "只导入这些分类（逗号分隔）",
     "Leave out these collections": "排除这些分类",
     "Your Zotero API key (private libraries; kept for you alone)":
