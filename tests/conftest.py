@@ -23,7 +23,7 @@ EXAMPLES = ROOT / "examples"
 DEMO_DAY = "2025-11-12"
 
 # delivery and web tests; the PostgreSQL cluster of the tests that run on both stores
-pytest_plugins = ["tests.pg", "tests.delivery_fixtures", "tests.web_fixtures"]
+pytest_plugins = ["tests.pg", "tests.delivery_fixtures", "tests.web_fixtures", "tests.llm_server"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -19,10 +19,13 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from papersift.records import Paper
 
@@ -257,3 +260,11 @@ def injection_corpus(path: Path = CORPUS) -> list[tuple[str, Paper, Paper]]:
             attacked = replace(honest, abstract=f"{r['honest']} {attack}")
         out.append((r["name"], honest, attacked))
     return out
+
+
+@pytest.fixture
+def server() -> Iterator[LLMServer]:
+    """The stub model, started on 127.0.0.1 for one test (the LLM tests' `server`)."""
+    s = LLMServer().start()
+    yield s
+    s.stop()

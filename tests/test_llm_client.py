@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,6 @@ PAPER = Paper(id="2501.00001", title="Scaling laws of linear attention language 
               abstract="We measure scaling laws for linear attention and recurrent language "
                        "models during pre-training. A new chunked kernel is introduced.",
               authors=["A. Author"], categories=["cs.CL"])
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    s = LLMServer().start()
-    yield s
-    s.stop()
 
 
 def ask(client: Client) -> prompts.Answer:

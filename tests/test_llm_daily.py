@@ -6,11 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from papersift import config
 from papersift.jobs import daily
@@ -19,13 +16,6 @@ from papersift.rank.embed import MiniLM
 from papersift.store import Store
 from tests.conftest import DEMO_DAY
 from tests.llm_server import LLMServer
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    s = LLMServer().start()
-    yield s
-    s.stop()
 
 
 def with_llm(settings: config.Settings, **values: object) -> config.Settings:

@@ -215,13 +215,6 @@ def run(site: Papers, store: Store, server: LLMServer, numbers: tuple[int, ...],
 
 
 @pytest.fixture
-def llm() -> Iterator[LLMServer]:
-    server = LLMServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
     yield s
@@ -232,29 +225,29 @@ def fulltext_judged(out: Rerank) -> set[str]:
     return {pid for pid, j in out.judgements.items() if j.prompt_version.endswith(FULLTEXT)}
 
 
-def test_the_final_few_are_judged_again_on_their_full_text(site: Papers, llm: LLMServer,
+def test_the_final_few_are_judged_again_on_their_full_text(site: Papers, server: LLMServer,
                                                            store: Store) -> None:
-    out = run(site, store, llm, (1, 2, 3, 4), full_text_papers=3)
-    assert len(llm.chat_requests) == 4 + 2  # 4 abstracts, then 2 full texts (one timed out)
-    assert "Full text (excerpt): Introduction" in llm.chat_requests[4]["messages"][1][
-        "content"] + llm.chat_requests[5]["messages"][1]["content"]
+    out = run(site, store, server, (1, 2, 3, 4), full_text_papers=3)
+    assert len(server.chat_requests) == 4 + 2  # 4 abstracts, then 2 full texts (one timed out)
+    assert "Full text (excerpt): Introduction" in server.chat_requests[4]["messages"][1][
+        "content"] + server.chat_requests[5]["messages"][1]["content"]
     assert fulltext_judged(out) == {"2511.00001", "2511.00002"}
     assert "/html/2511.00004" not in site.hits  # only the final few are read
 
 
-def test_a_rerun_reads_no_paper_again(site: Papers, llm: LLMServer, store: Store) -> None:
-    first = run(site, store, llm, (1, 2, 4), full_text_papers=2)
+def test_a_rerun_reads_no_paper_again(site: Papers, server: LLMServer, store: Store) -> None:
+    first = run(site, store, server, (1, 2, 4), full_text_papers=2)
     site.hits.clear()
-    calls = len(llm.chat_requests)
-    again = run(site, store, llm, (1, 2, 4), full_text_papers=2)
+    calls = len(server.chat_requests)
+    again = run(site, store, server, (1, 2, 4), full_text_papers=2)
     assert site.hits == []  # the full-text judgements were cached: nothing downloaded
-    assert len(llm.chat_requests) == calls
+    assert len(server.chat_requests) == calls
     assert fulltext_judged(again) == fulltext_judged(first) == {"2511.00001", "2511.00002"}
     assert [s.paper_id for s in again.scored] == [s.paper_id for s in first.scored]
 
 
-def test_the_final_few_are_read_at_once(site: Papers, llm: LLMServer, store: Store) -> None:
+def test_the_final_few_are_read_at_once(site: Papers, server: LLMServer, store: Store) -> None:
     start = time.perf_counter()
-    out = run(site, store, llm, (11, 12, 13), full_text_papers=3, seconds=5)
+    out = run(site, store, server, (11, 12, 13), full_text_papers=3, seconds=5)
     assert time.perf_counter() - start < 2  # each paper takes 1 s: about max, not sum
     assert fulltext_judged(out) == {"2511.00011", "2511.00012", "2511.00013"}

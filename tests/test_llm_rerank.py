@@ -37,13 +37,6 @@ TOPICS = [
 
 
 @pytest.fixture
-def server() -> Iterator[LLMServer]:
-    s = LLMServer().start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
     yield s
