@@ -378,6 +378,9 @@ def test_arxiv_ids_typed_on_the_profile_page_join_the_library(web_single: Web) -
     assert held.count(first) == 1 and held.count(second) == 1
     bad = c.post("/profile/ids", data={"ids": f"{first} not-an-id", "csrf": token})
     assert bad.status_code == 400 and "not-an-id" in bad.text
+    for empty in ({}, {"ids": " ,, "}):  # nothing typed: the same one-line error
+        r = c.post("/profile/ids", data={**empty, "csrf": token})
+        assert r.status_code == 400 and "no arXiv id given" in r.text
     assert [e.paper_id for e in web_single.store.library(ANN)] == held
 
 

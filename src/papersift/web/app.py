@@ -491,7 +491,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         return _back(report.summary())
 
     @app.post("/profile/ids", include_in_schema=False)
-    def profile_ids(session: Checked, ids: Annotated[str, Form()]) -> Response:
+    def profile_ids(session: Checked, ids: Annotated[str, Form()] = "") -> Response:
         """arXiv ids or abs/pdf URLs typed in, added to the ones added before (as
         `papersift profile add ID…`); one that is not an id stops the form, naming it."""
         raw = [x for x in re.split(r"[\s,]+", ids) if x]
