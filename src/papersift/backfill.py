@@ -5,9 +5,11 @@ is embedded: a killed run keeps what it committed, and the rerun asks the store 
 what is still missing, so it continues where it stopped and embeds nothing twice.
 
 For the full arXiv (millions of papers) on many machines, `shard` splits the work by a
-stable hash of the id (worker i of n takes its share, with no coordination), and
-`export_missing` / `import_vectors` move the texts to a GPU machine or a Ray cluster and the
-vectors back (README, "Embedding the whole arXiv").
+stable hash of the id (worker i of n takes its share, with no coordination),
+`export_missing` / `import_vectors` move the texts to a machine without access to the store
+(a GPU box) and the vectors back, and `embed_ray` hands the chunks to a Ray cluster's workers
+(README, "Embedding backfill"). Vectors computed anywhere but here enter the store through
+`store_vectors`, which skips papers whose text changed meanwhile.
 """
 
 from __future__ import annotations
@@ -70,12 +72,18 @@ def missing(store: Store, model: str, scope: Scope, batch: int) -> Iterator[list
             yield mine
 
 
+def count_missing(store: Store, model: str, scope: Scope) -> int:
+    """How many papers of `scope` lack a `model` vector (for a shard, an estimate)."""
+    total = store.count_missing_embeddings(model, scope.since, scope.until)
+    if scope.shard.count > 1:
+        total = round(total / scope.shard.count)  # the hash splits evenly
+    return total
+
+
 def backfill(store: Store, embedder: Embedder, scope: Scope, *, batch: int = 512,
              progress: Progress | None = None) -> int:
     """Embed every missing paper of `scope`, one committed batch at a time; returns how many."""
-    total = store.count_missing_embeddings(embedder.key, scope.since, scope.until)
-    if scope.shard.count > 1:
-        total = round(total / scope.shard.count)  # the hash splits evenly: an estimate
+    total = count_missing(store, embedder.key, scope)
     done = 0
     if progress:
         progress(0, total)
@@ -88,6 +96,11 @@ def backfill(store: Store, embedder: Embedder, scope: Scope, *, batch: int = 512
     return done
 
 
+def row(paper: Paper) -> dict[str, str]:
+    """What an external worker gets of a paper: its text, and the hash that vouches for it."""
+    return {"id": paper.id, "text_hash": paper.text_hash, "text": paper.text}
+
+
 def export_missing(store: Store, model: str, scope: Scope, path: Path, *,
                    batch: int = 5000) -> int:
     """Write the missing papers as JSON lines {id, text_hash, text} for an external worker."""
@@ -95,8 +108,7 @@ def export_missing(store: Store, model: str, scope: Scope, path: Path, *,
     with open(path, "w", encoding="utf-8") as f:
         for papers in missing(store, model, scope, batch):
             for p in papers:
-                f.write(json.dumps({"id": p.id, "text_hash": p.text_hash, "text": p.text},
-                                   ensure_ascii=False) + "\n")
+                f.write(json.dumps(row(p), ensure_ascii=False) + "\n")
             n += len(papers)
     return n
 
@@ -123,14 +135,20 @@ def import_vectors(store: Store, embedder: Embedder, texts: Path, vectors: Path,
                              f"configured model{hint}")
     stored = stale = 0
     for i in range(0, len(rows), batch):
-        part = rows[i:i + batch]
-        current = {p.id: p.text_hash for p in store.get_papers([r["id"] for r in part]).values()}
-        keep = [j for j, r in enumerate(part) if current.get(r["id"]) == r["text_hash"]]
-        unit = np.asarray(vecs[[i + j for j in keep]], dtype=np.float32).reshape(len(keep), -1)
-        unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # as ours are
-        store.put_vectors(embedder.key, [(part[j]["id"], part[j]["text_hash"], v)
-                                         for j, v in zip(keep, unit, strict=True)])
-        fresh = keep
-        stored += len(fresh)
-        stale += len(part) - len(fresh)
+        s, st = store_vectors(store, embedder.key, rows[i:i + batch], vecs[i:i + batch])
+        stored += s
+        stale += st
     return stored, stale
+
+
+def store_vectors(store: Store, model: str, rows: list[dict[str, str]],
+                  vecs: np.ndarray) -> tuple[int, int]:
+    """Store `vecs[i]` for the paper of `rows[i]` (a `row`) in one commit, unless its text
+    changed since the row was read: that vector would be stale. Returns (stored, stale)."""
+    current = {p.id: p.text_hash for p in store.get_papers([r["id"] for r in rows]).values()}
+    keep = [j for j, r in enumerate(rows) if current.get(r["id"]) == r["text_hash"]]
+    unit = np.asarray(vecs[keep], dtype=np.float32).reshape(len(keep), -1)
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)  # as ours are
+    store.put_vectors(model, [(rows[j]["id"], rows[j]["text_hash"], v)
+                              for j, v in zip(keep, unit, strict=True)])
+    return len(keep), len(rows) - len(keep)

@@ -48,10 +48,18 @@ def migrate_store(src_url: str, dst_url: str, resume: bool, batch: int) -> None:
 @click.option("--index", is_flag=True,
               help="PostgreSQL with pgvector: index the stored vectors (after embedding, "
                    "with --all/--since/--until) so semantic search runs in the database.")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Embed on a Ray cluster: its head's HOST:PORT, or 'local' to start Ray on "
+                   "this machine's cores (pip install 'papersift[ray]').")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="With --ray: how many workers (default: one per CPU, or per GPU share).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0,
+              help="With --ray: GPUs each worker holds and embeds on (0.5: two share one).")
 @click.pass_context
 def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, batch: int,
           shard: str | None, export_missing: Path | None,
-          import_vectors: tuple[Path, Path] | None, index: bool) -> None:
+          import_vectors: tuple[Path, Path] | None, index: bool, ray_address: str | None,
+          workers: int | None, gpus_per_worker: float) -> None:
     """Embed the papers that have no vector for the configured backend (resumable: a killed
     run continues where it stopped when run again)."""
     from papersift import backfill as bf
@@ -68,6 +76,11 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
         return
     if batch < 1:
         raise PapersiftError(f"--batch must be at least 1, not {batch}")
+    if (workers or gpus_per_worker) and not ray_address:
+        raise PapersiftError("--workers and --gpus-per-worker go with --ray ADDRESS")
+    if ray_address and export_missing:
+        raise PapersiftError("--ray embeds on the cluster and stores the vectors itself: "
+                             "leave out --export-missing")
     if not (all_ or since or until):
         if index:
             _index(store, embedder.key, batch)
@@ -80,12 +93,22 @@ def embed(ctx: click.Context, all_: bool, since: str | None, until: str | None, 
         console.print(f"wrote {n} papers to {export_missing}: embed them with "
                       f"{embedder.key}, then papersift embed --import-vectors")
         return
+
+    def run(progress: bf.Progress) -> tuple[int, int]:
+        if not ray_address:
+            return bf.backfill(store, embedder, scope, batch=batch, progress=progress), 0
+        from papersift import embed_ray
+
+        cluster = embed_ray.Cluster(ray_address, workers, gpus_per_worker)
+        return embed_ray.run(store, embedder, scope, cluster, batch=batch, progress=progress)
+
     if err.is_terminal:
         with _bar("embedding", None) as update:
-            n = bf.backfill(store, embedder, scope, batch=batch, progress=update)
+            n, stale = run(update)
     else:  # a log (cluster worker, cron): one line per committed batch
-        n = bf.backfill(store, embedder, scope, batch=batch,
-                        progress=lambda done, total: err.print(f"embedded {done}/{total}"))
+        n, stale = run(lambda done, total: err.print(f"embedded {done}/{total}"))
+    if stale:
+        console.print(f"skipped {stale} papers whose text changed while they were embedded")
     console.print(f"embedded {n} papers with {embedder.key}; "
                   f"{store.count_missing_embeddings(embedder.key, scope.since, scope.until)} "
                   "still missing in that range" + (" (all shards)" if shard else ""))

