@@ -11,6 +11,7 @@ from papersift import config
 from papersift.jobs import daily
 from papersift.rank.base import Candidates, UserProfile, get_ranker
 from papersift.rank.embed import MiniLM
+from papersift.rank.reasons import render
 from papersift.records import Paper
 from tests.conftest import DEMO_DAY
 
@@ -29,7 +30,7 @@ def ranked(weight: float, quality: list[float]) -> list[tuple[str, str]]:
     ranker.quality_weight = weight
     cands = Candidates([paper(f"2511.0000{i}") for i in range(3)], vecs,
                        np.array(quality), [["accepted at ICLR 2026", "code released"], [], []])
-    return [(s.paper_id, s.reason) for s in ranker.rank(cands)]
+    return [(s.paper_id, render(s.reason)) for s in ranker.rank(cands)]
 
 
 def test_weight_zero_is_relevance_alone() -> None:

@@ -18,6 +18,7 @@ from papersift.rank.base import (
 )
 from papersift.rank.blend import PART_WEIGHTS, Blend
 from papersift.rank.embed import StaticMiniLM
+from papersift.rank.reasons import render
 from papersift.records import Paper
 from papersift.sources.dump import ImportReport, read_dump
 from tests.conftest import DEMO_DAY
@@ -62,7 +63,7 @@ def test_keywords_alone_lift_matching_papers(day: Day) -> None:
     ranked = get_ranker("papersift").fit(prof, bg).rank(Candidates(papers, vecs), explain=3)
     top = [s.paper_id for s in ranked[: len(hits)]]
     assert set(top) == hits
-    assert ranked[0].reason.startswith(f"keyword: {word}")
+    assert render(ranked[0].reason).startswith(f"keyword: {word}")
 
 
 def test_followed_authors_are_found_however_their_names_are_typed(day: Day) -> None:
@@ -77,7 +78,7 @@ def test_followed_authors_are_found_however_their_names_are_typed(day: Day) -> N
                        np.zeros(0, dtype=int), authors=["Ciaran O’Quill", "Y. Zephyrine"])
     ranked = get_ranker("papersift").fit(prof, bg).rank(Candidates(papers, vecs), explain=2)
     assert {s.paper_id for s in ranked[:2]} == {papers[3].id, papers[7].id}
-    assert all(s.reason.startswith("author you follow: ") for s in ranked[:2])
+    assert all(render(s.reason).startswith("author you follow: ") for s in ranked[:2])
     assert papers[9].id not in {s.paper_id for s in ranked[:10]}
 
 
@@ -144,8 +145,8 @@ def test_papers_close_to_a_digest_thumbs_up_rise_above_where_an_import_puts_them
     prof.rated = np.arange(len(rows)) >= len(liked)
     rated = get_ranker("papersift").fit(prof, bg).rank(cands)
     assert np.mean(places(rated)) < np.mean(places(imported)) - 10
-    assert not any("which you 👍'd" in s.reason for s in imported)
-    assert any("which you 👍'd" in s.reason for s in rated if s.paper_id in near)
+    assert not any("which you 👍'd" in render(s.reason) for s in imported)
+    assert any("which you 👍'd" in render(s.reason) for s in rated if s.paper_id in near)
 
 
 def test_a_paper_by_an_author_of_a_digest_thumbs_up_rises_unless_the_author_is_prolific(
@@ -169,7 +170,7 @@ def test_a_paper_by_an_author_of_a_digest_thumbs_up_rises_unless_the_author_is_p
                  else papers[i] for i in rest]
         ranked = ranker.rank(Candidates(cands, vecs[rest]))
         k = next(k for k, s in enumerate(ranked) if s.paper_id == target.paper_id)
-        return k, ranked[k].reason
+        return k, render(ranked[k].reason)
 
     by_liked, why = place(["Zoe QUILL"])  # the same name, accents and case aside
     by_prolific, why_not = place([prolific])

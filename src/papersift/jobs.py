@@ -36,6 +36,7 @@ from papersift.rank.base import (
     get_ranker,
 )
 from papersift.rank.embed import Embedder, VectorMemo, make_embedder
+from papersift.rank.reasons import render
 from papersift.records import Paper
 from papersift.store import Store, utcnow
 from papersift.store.db import DigestEntry
@@ -241,7 +242,7 @@ def _as_digest(settings: Settings, store: Store, user: str, day: str,
     by_id = {p.id: p for p in candidates}
     by_id.update(store.get_papers([e.paper_id for e in stored if e.paper_id not in by_id]))
     judged = store.latest_judgements(user, [e.paper_id for e in stored])  # LLM TL;DRs
-    digest = Digest(user, day, [Entry(e.rank, by_id[e.paper_id], e.score, e.reason,
+    digest = Digest(user, day, [Entry(e.rank, by_id[e.paper_id], e.score, render(e.reason),
                                       judged[e.paper_id].tldr if e.paper_id in judged else None)
                                 for e in stored], candidates=len(candidates))
     if not stored:

@@ -19,6 +19,7 @@ import numpy as np
 
 from papersift.errors import PapersiftError
 from papersift.rank.boosts import author_hits, keyword_hits
+from papersift.rank.reasons import Part, encode
 from papersift.records import Paper
 
 
@@ -78,7 +79,7 @@ def background_sample(papers: Sequence[Paper], n: int = BACKGROUND_SAMPLE) -> li
 class Scored:
     paper_id: str
     score: float
-    reason: str
+    reason: str  # encoded parts (papersift.rank.reasons); "" past `rank`'s `explain`
     level: float | None = None  # share of recent papers it outranks ("worth reading"), 0–1
 
 
@@ -112,9 +113,14 @@ class Ranker(ABC):
     def scores(self, candidates: Candidates) -> np.ndarray:
         """One relevance score per candidate, higher is better."""
 
-    def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
-        """A one-line reason per candidate; rankers that know better override this."""
+    def why(self, candidates: Candidates, scores: np.ndarray) -> list[list[Part]]:
+        """The parts of each candidate's reason; rankers that know better override this."""
         return explain(self.profile, candidates.papers, candidates.vecs)
+
+    def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
+        """A one-line reason per candidate, encoded (`papersift.rank.reasons.render` shows
+        it in a language)."""
+        return [encode(parts) for parts in self.why(candidates, scores)]
 
     def calibrate(self, sample: Candidates) -> None:
         """Score recent papers once, so any score can say what share of them it beats.
@@ -145,12 +151,12 @@ class Ranker(ABC):
         levels = self.worth_reading(s)
         top = order[: len(order) if explain is None else explain]
         picked = Candidates([candidates.papers[i] for i in top], candidates.vecs[top])
-        why = dict(zip(top, self.reasons(picked, s[top]), strict=True)) if top else {}
+        why = dict(zip(top, self.why(picked, s[top]), strict=True)) if top else {}
         for i in top:
             cues = candidates.quality_cues[i] if candidates.quality_cues else []
             if lift[i] >= QUALITY_REASON and cues:
-                why[i] = "; ".join(filter(None, [why[i], "quality: " + ", ".join(cues[:2])]))
-        return [Scored(candidates.papers[i].id, float(s[i]), why.get(i, ""),
+                why[i] = [*why[i], Part("quality", {"cues": cues[:2]})]
+        return [Scored(candidates.papers[i].id, float(s[i]), encode(why[i]) if i in why else "",
                        None if levels is None else float(levels[i])) for i in order]
 
     def quality_lift(self, candidates: Candidates) -> np.ndarray:
@@ -184,7 +190,8 @@ def _mmr(head: list[int], s: np.ndarray, vecs: np.ndarray, penalty: float) -> li
     return [head[i] for i in taken]
 
 
-def explain(profile: UserProfile, papers: Sequence[Paper], vecs: np.ndarray) -> list[str]:
+def explain(profile: UserProfile, papers: Sequence[Paper], vecs: np.ndarray
+            ) -> list[list[Part]]:
     """Per paper: followed authors, keywords, and the closest liked library paper."""
     liked = np.flatnonzero(profile.labels > 0)
     sims = vecs @ profile.library_vecs[liked].T if len(liked) and len(papers) else None
@@ -192,19 +199,25 @@ def explain(profile: UserProfile, papers: Sequence[Paper], vecs: np.ndarray) -> 
     for i, paper in enumerate(papers):
         parts = []
         if auths := author_hits(paper, profile.authors):
-            parts.append("author you follow: " + ", ".join(auths))
+            parts.append(Part("author", {"names": auths}))
         if kws := keyword_hits(paper, profile.keywords):
-            parts.append("keyword: " + ", ".join(kws))
+            parts.append(Part("keyword", {"names": kws}))
         if sims is not None:
             j = int(np.argmax(sims[i]))
             rated = profile.rated is not None and profile.rated[liked[j]]
-            parts.append(f"close to “{short_title(profile.library[liked[j]].title)}” "
-                         f"({sims[i, j]:.2f})" + (", which you 👍'd" if rated else ""))
+            parts.append(close_to(profile.library[liked[j]].title, float(sims[i, j]),
+                                  bool(rated)))
         elif profile.description_vec is not None:
-            parts.append(f"matches your interests description "
-                         f"({profile.description_vec @ vecs[i]:.2f})")
-        out.append("; ".join(parts) or "no match in your profile")
+            parts.append(Part("description",
+                              {"sim": round(float(profile.description_vec @ vecs[i]), 4)}))
+        out.append(parts or [Part("nothing")])
     return out
+
+
+def close_to(title: str, sim: float, rated: bool = False) -> Part:
+    """"close to “a library paper”" (the similarity rounded for storage: two digits show)."""
+    return Part("close_rated" if rated else "close",
+                {"title": short_title(title), "sim": round(sim, 4)})
 
 
 def short_title(title: str, n: int = 70) -> str:

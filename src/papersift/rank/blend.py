@@ -53,6 +53,7 @@ from papersift.rank.base import (
     unit_rows,
 )
 from papersift.rank.boosts import author_hits, keyword_hits
+from papersift.rank.reasons import Part
 from papersift.rank.tfidf_fit import fit_tfidf
 from papersift.records import Paper
 
@@ -276,17 +277,18 @@ def interest_clusters(vecs: np.ndarray, size: int = CLUSTER_SIZE, iters: int = 1
 
 
 def _cluster_titles(papers: list[Paper], liked: np.ndarray, labels: np.ndarray,
-                    centres: np.ndarray) -> list[str]:
+                    centres: np.ndarray) -> list[Part]:
     """Each interest cluster named by its most central library paper and its size."""
     names = []
     for c in range(centres.shape[1]):
         rows = [i for i in np.flatnonzero(labels == c) if i < len(papers)]  # not the description
         if not rows:
-            names.append("your interests description")
+            names.append(Part("interest_description"))
             continue
         best = rows[int(np.argmax(liked[rows] @ centres[:, c]))]
-        more = f" and {len(rows) - 1} more" if len(rows) > 1 else ""
-        names.append(f"“{short_title(papers[best].title, 50)}”{more}")
+        title = short_title(papers[best].title, 50)
+        names.append(Part("interest_more", {"title": title, "more": len(rows) - 1})
+                     if len(rows) > 1 else Part("interest", {"title": title}))
     return names
 
 
@@ -466,7 +468,7 @@ class Blend(Ranker):
                 self._closest_like(vecs) - self.likes_mean) / self.likes_std
         return out
 
-    def reasons(self, candidates: Candidates, scores: np.ndarray) -> list[str]:
+    def why(self, candidates: Candidates, scores: np.ndarray) -> list[list[Part]]:
         out = []
         x = self.period.paper_terms(candidates.papers)
         vocab = self.period.vocabulary
@@ -477,16 +479,16 @@ class Blend(Ranker):
         for i in range(len(candidates.papers)):
             terms = x.indices[x.indptr[i]:x.indptr[i + 1]]
             contrib = x.data[x.indptr[i]:x.indptr[i + 1]] * self.ratio[terms]
-            top = [vocab[terms[j]] for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
-            parts = [near[i]]
+            top = [str(vocab[terms[j]]) for j in np.argsort(-contrib)[:3] if contrib[j] > 0.3]
+            parts = list(near[i])
             if liked_by := self._liked_authors_of(
                     [author_key(a) for a in candidates.papers[i].authors]):
-                parts.append("by " + ", ".join(liked_by[:2]) + ", author of a paper you 👍'd")
+                parts.append(Part("liked_author", {"names": liked_by[:2]}))
             if cluster is not None:
-                parts.append(f"interest: {self.cluster_titles[cluster[i]]}")
+                parts.append(self.cluster_titles[cluster[i]])
             if top:
-                parts.append("terms: " + ", ".join(top))
+                parts.append(Part("terms", {"terms": top}))
             if levels is not None:
-                parts.append(f"top {max(0.1, 100 * (1 - levels[i])):.1f}% of recent papers")
-            out.append("; ".join(parts))
+                parts.append(Part("top", {"share": round(max(0.1, 100 * (1 - levels[i])), 2)}))
+            out.append(parts)
         return out

@@ -45,6 +45,7 @@ from papersift.profile.sources import (
     user_zotero_key_file,
 )
 from papersift.rank.embed import Embedder
+from papersift.rank.reasons import render as render_reason
 from papersift.store import Store
 from papersift.store.web import Filters
 from papersift.tokens import load_key
@@ -579,7 +580,7 @@ def create_app(settings: Settings, *, accounts: bool, store: Store | None = None
         _ = translator(request.state.lang)
         return JSONResponse({
             **view.card.as_dict(),
-            "picks": [vars(p) for p in view.picks],
+            "picks": [{**vars(p), "reason": render_reason(p.reason)} for p in view.picks],
             "why_not": None if view.picks else [m.as_dict(_) for m in view.why_not],
             "similar": [c.as_dict() for c in view.similar],
             "library_near": [c.as_dict() for c in view.library_near]})

@@ -1,11 +1,16 @@
 """The UI in English and Chinese: English strings are the keys of a small catalogue.
 
 A user's choice is stored with their account; without one, the browser's Accept-Language
-decides. Paper text is never translated (it is the authors')."""
+decides. The ranker's reasons are translated from their parts (papersift.rank.reasons), and
+the errors and notes other modules write in English by matching MESSAGES. Paper text is
+never translated (it is the authors'), nor is what the user typed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import re
+
+from papersift.rank.reasons import render
 
 LANGS = ("en", "zh")
 
@@ -149,6 +154,90 @@ ZH: dict[str, str] = {
     "abs": "摘要页",
     "PDF": "PDF",
     "HTML": "HTML",
+    # a ranker's reason (papersift.rank.reasons.TEMPLATES) and how its lists are joined
+    "; ": "；",
+    ", ": "、",
+    "author you follow: {names}": "你关注的作者：{names}",
+    "keyword: {names}": "关键词：{names}",
+    "close to “{title}” ({sim:.2f})": "与“{title}”相近（{sim:.2f}）",
+    "close to “{title}” ({sim:.2f}), which you 👍'd": "与你 👍 过的“{title}”相近（{sim:.2f}）",
+    "matches your interests description ({sim:.2f})": "符合你的兴趣描述（{sim:.2f}）",
+    "no match in your profile": "与你的档案没有匹配",
+    "by {names}, author of a paper you 👍'd": "作者 {names} 写过你 👍 过的论文",
+    "interest: “{title}”": "兴趣：“{title}”",
+    "interest: “{title}” and {more} more": "兴趣：“{title}”及另外 {more} 篇",
+    "interest: your interests description": "兴趣：你的兴趣描述",
+    "terms: {terms}": "关键词语：{terms}",
+    "top {share:.1f}% of recent papers": "位列近期论文前 {share:.1f}%",
+    "quality: {cues}": "质量：{cues}",
+}
+
+# Finished English sentences other modules write — errors and notes that reach a page,
+# quality cues in reasons — as templates (`{x}` any text, `{x:n}` a number, `{x:t}` our
+# own words, translated in turn), the most specific first. Their values are the user's
+# (a keyword, a file name) and stay as they are.
+MESSAGES: dict[str, str] = {
+    # the profile page's notes (papersift.web.app, AddReport.summary)
+    "removed {location} ({n:n} papers)": "已移除 {location}（{n} 篇论文）",
+    "removed {value}": "已移除 {value}",
+    "added {value}": "已添加 {value}",
+    "{where:t}: {entries:t} → {papers:t} (+{added:n} new, −{removed:n} gone)":
+        "{where}：{entries} → {papers}（新增 {added} 篇，移除 {removed} 篇）",
+    "command line": "手动添加",
+    "{n:n} entry": "{n} 个条目",
+    "{n:n} entries": "{n} 个条目",
+    "{n:n} paper": "{n} 篇论文",
+    "{n:n} papers": "{n} 篇论文",
+    "{n:n} matched by title": "{n} 篇按标题匹配",
+    "{n:n} not found": "{n} 篇未找到",
+    "{n:n} warning": "{n} 条警告",
+    "{n:n} warnings": "{n} 条警告",
+    "notes prose added to your interest description": "笔记中的文字已加入你的兴趣描述",
+    # errors of the profile forms, dates and links
+    "invalid arXiv id {id}: use a form like 2401.12345, 2401.12345v2, hep-th/9901001 or "
+    "https://arxiv.org/abs/2401.12345":
+        "无效的 arXiv 编号 {id}：请使用 2401.12345、2401.12345v2、hep-th/9901001 或 "
+        "https://arxiv.org/abs/2401.12345 这样的形式",
+    "no arXiv id given: type ids like 2401.04088 or their abs/pdf URLs":
+        "没有给出 arXiv 编号：请输入 2401.04088 这样的编号或其 abs/pdf 链接",
+    "cannot import {name}: upload a .bib, .ris or .txt (arXiv ids) file":
+        "无法导入 {name}：请上传 .bib、.ris 或 .txt（arXiv 编号）文件",
+    "{name} is larger than {n:n} MiB: split it, or import it with `papersift profile add`":
+        "{name} 超过 {n} MiB：请拆分，或用 `papersift profile add` 导入",
+    "{path} is not a readable BibTeX file ({kind}): check that it is a .bib export":
+        "{path} 不是可读的 BibTeX 文件（{kind}）：请确认它是 .bib 导出文件",
+    "{path} holds no BibTeX entries: check that it is a .bib export":
+        "{path} 中没有 BibTeX 条目：请确认它是 .bib 导出文件",
+    "{path} holds no RIS entries (`TY  -` … `ER  -`): check that it is a .ris export":
+        "{path} 中没有 RIS 条目（`TY  -` … `ER  -`）：请确认它是 .ris 导出文件",
+    "{spec} is not a Zotero library: use zotero://user/<id> or zotero://group/<id>":
+        "{spec} 不是 Zotero 文库：请使用 zotero://user/<id> 或 zotero://group/<id>",
+    "empty value: type an author, keyword or topic": "内容为空：请输入作者、关键词或主题",
+    "you have no source {source}: reload the profile page": "你没有来源 {source}：请刷新个人档案页",
+    "unknown term kind {kind}: use {kinds}": "未知的条目类型 {kind}：请使用 {kinds}",
+    "unknown language {lang}: use one of {langs}": "未知的语言 {lang}：请使用 {langs} 之一",
+    "invalid date {day}: use YYYY-MM-DD, e.g. 2025-11-12":
+        "无效的日期 {day}：请使用 YYYY-MM-DD 格式，例如 2025-11-12",
+    "password too short: use at least {n:n} characters": "密码太短：至少需要 {n} 个字符",
+    "single-user mode has no password: run `papersift serve` on a non-loopback address or "
+    "set web.accounts = true":
+        "单用户模式没有密码：请在非回环地址上运行 `papersift serve`，或设置 web.accounts = true",
+    "feedback link is malformed: copy the whole link from the digest":
+        "评价链接格式错误：请从推荐中复制完整链接",
+    "feedback link has a bad signature: use the link from the digest":
+        "评价链接签名无效：请使用推荐中的链接",
+    "feedback link has expired: rate the paper in the web app instead":
+        "评价链接已过期：请在网页中评价这篇论文",
+    # quality cues (papersift.quality.scoring.cues)
+    "accepted at a venue": "已被会议或期刊接收",
+    "accepted at {venue}": "已被 {venue} 接收",
+    "workshop paper": "研讨会论文",
+    "{venue} workshop paper": "{venue} 研讨会论文",
+    "code released": "已公开代码",
+    "model/data released": "已公开模型或数据",
+    "authors of papers liked here": "作者写过在这里被喜欢的论文",
+    "authors' earlier papers drew wide attention": "作者此前的论文广受关注",
+    "experienced authors ({n:n} earlier papers)": "作者经验丰富（此前有 {n} 篇论文）",
 }
 
 CATALOGUES = {"en": {}, "zh": ZH}
@@ -175,11 +264,56 @@ def pick_lang(stored: str | None, accept_language: str | None) -> str:
     return best
 
 
-def translator(lang: str) -> Callable[..., str]:
-    table = CATALOGUES.get(lang, {})
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::([nt]))?\}")
 
-    def gettext(text: str, **values: object) -> str:
-        out = table.get(text, text)
+
+def _pattern(english: str) -> re.Pattern[str]:
+    """A MESSAGES template as a regex: `{x}` any text, `{x:n}` a number, `{x:t}` our own
+    words, translated in turn."""
+    out, at = [], 0
+    for m in _PLACEHOLDER.finditer(english):
+        out += [re.escape(english[at:m.start()]),
+                rf"(?P<{m[1]}>\d+)" if m[2] == "n" else rf"(?P<{m[1]}>.+?)"]
+        at = m.end()
+    return re.compile("".join([*out, re.escape(english[at:])]) + r"\Z", re.DOTALL)
+
+
+_MESSAGE_PATTERNS = [(_pattern(en), zh, {m[1] for m in _PLACEHOLDER.finditer(en) if m[2] == "t"})
+                     for en, zh in MESSAGES.items()]
+
+
+class Translator:
+    """One language's gettext. `_(template, **values)` fills a catalogue template;
+    `_(sentence)` alone also translates the finished English sentences other modules write
+    (errors, notes, quality cues), matched against MESSAGES, clause by clause (`; `) when
+    the whole does not match; anything unknown stays English."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.table = CATALOGUES.get(lang, {})
+
+    def __call__(self, text: str, **values: object) -> str:
+        out = self.table.get(text)
+        if out is None:
+            return text.format(**values) if values else self._message(text)
         return out.format(**values) if values else out
 
-    return gettext
+    def _message(self, text: str) -> str:
+        if not self.table:  # English
+            return text
+        for pattern, template, ours in _MESSAGE_PATTERNS:
+            if m := pattern.match(text):
+                return template.format(**{k: self(v) if k in ours else v
+                                          for k, v in m.groupdict().items()})
+        if "; " in text:
+            return self("; ").join(self(clause) for clause in text.split("; "))
+        return text
+
+    def reason(self, stored: str) -> str:
+        """A ranker's reason (papersift.rank.reasons) in this language."""
+        return render(stored, self)
+
+
+@functools.cache
+def translator(lang: str) -> Translator:
+    return Translator(lang)
