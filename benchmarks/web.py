@@ -9,10 +9,13 @@ the whole shared dump (178k papers) and 100 users, each with a stored digest and
 digest page and on the feedback endpoint (POST /api/rate), counting every error.
 
 The server is `uvicorn` in its own process (one worker, as `papersift serve` runs it); the
-load tool is this script's asyncio + httpx generator: each of the 50 clients is a user of
-its own (its session cookie) and sends its next request either as soon as the previous
-answer arrived (closed loop: the server's saturation) or after a reader's think time.
-Baseline in the same run: GET /api/days (session lookup + one tiny query).
+load tool is this script's asyncio generator (plain HTTP/1.1 on keep-alive connections:
+httpx, compared in one row, costs more CPU per request than the server): each of the 50
+clients is a user of its own (its session cookie) and sends its next request either as
+soon as the previous answer arrived (closed loop: the server's saturation) or after a
+reader's think time. Baseline in the same run: GET /api/days (session lookup + one tiny
+query). Then, one client at a time, the pages whose first view is slow: a paper's "why
+not recommended" (the user's ranker fitted on its day) and the trends.
 Digests are stored directly (15 real papers of the day each, made-up scores): the page's
 cost does not depend on how they were ranked. Writes its section of benchmarks/RESULTS.md.
 """
@@ -24,6 +27,7 @@ import asyncio
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -34,9 +38,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,9 +50,12 @@ sys.path.insert(0, str(ROOT))
 import inputs  # noqa: E402  (benchmarks/, the script's folder)
 import sections  # noqa: E402  (benchmarks/, the script's folder)
 
+from papersift.rank.base import background_start  # noqa: E402
+from papersift.rank.embed import Joint  # noqa: E402
 from papersift.sources.dump import import_dump  # noqa: E402
 from papersift.store import Store  # noqa: E402
 from papersift.store.db import DigestEntry  # noqa: E402
+from papersift.store.web import Filters  # noqa: E402
 from papersift.web.auth import Session, open_session  # noqa: E402
 
 DAY = "2025-11-12"
@@ -54,6 +63,10 @@ USERS = 100
 PER_DIGEST = 15
 SEARCH = "/api/search?q=language+model+reasoning&limit=20"  # FTS5 over the 178k papers
 THINK = 1.0  # mean seconds a reader spends on a page before the next request
+READERS = 2  # users given a library, for the "why not recommended" and trends pages
+LATER = 10  # requests timed after the first on those pages
+# the readers' libraries: papers before DAY on two topics, so they have two interests
+LIBRARY = ("language model reasoning", "graph neural network")
 SECTION = "## Web app latency (`benchmarks/web.py`)"
 
 
@@ -86,6 +99,34 @@ def prepare(store_path: Path, dump: Path) -> tuple[float | None, list[Session]]:
     return seconds, cookies
 
 
+def prepare_readers(store: Store) -> None:
+    """Give the first READERS users a 60-paper library and every paper of the 90 days the
+    ranker's background reads (and DAY's) a vector, as the daily job leaves them; once.
+    The vectors are random unit pairs under the default model's key: the pages' cost does
+    not depend on their values, and MiniLM would take an hour here to compute real ones."""
+    for u in range(READERS):
+        user = f"user{u:03d}"
+        if store.library(user):
+            continue
+        ids = [p.id for q in LIBRARY for p in store.search_text(
+            q, Filters(until=background_start(DAY)), 40)[5 * u:5 * u + 30]]
+        store.sync_source(user, "ids:cli", "ids", "command line", ids, additive=True)
+    key = Joint().key
+    wanted = store.papers_announced_between(background_start(DAY), DAY) + [
+        p.id for p in store.listing(DAY)] + [e.paper_id for u in range(READERS)
+                                              for e in store.library(f"user{u:03d}")]
+    papers = list(store.get_papers(wanted).values())
+    have = store.get_embeddings(papers, key)
+    missing = [p for p in papers if p.id not in have]
+    rng = np.random.default_rng(0)
+    for i in range(0, len(missing), 2000):
+        chunk = missing[i:i + 2000]
+        halves = [rng.standard_normal((len(chunk), e.dim)).astype(np.float32)
+                  for e in Joint().parts]
+        vecs = np.hstack([h / np.linalg.norm(h, axis=1, keepdims=True) for h in halves])
+        store.put_embeddings(key, list(zip(chunk, vecs / np.sqrt(2), strict=True)))
+
+
 def serve(store_url: str, port: int) -> None:
     """The server process: the real app in accounts mode (sessions made by `prepare`)."""
     import uvicorn
@@ -102,24 +143,72 @@ def serve(store_url: str, port: int) -> None:
                                   port)).run()
 
 
-async def load(clients: list[httpx.AsyncClient], path: str, requests: int,
+class Lean:
+    """A browser's keep-alive connection, in plain asyncio streams: the load tool. httpx
+    spends more CPU per request (about 1.2 ms) than the server it measures, and on a 2-core
+    machine every millisecond the load tool spends is taken from the server."""
+
+    def __init__(self, base: str, cookie: str) -> None:
+        self.netloc = urlsplit(base).netloc
+        self.head = (f"Host: {self.netloc}\r\nCookie: papersift_session={cookie}\r\n"
+                     "\r\n").encode()
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        if self.streams is None:
+            host, port = self.netloc.rsplit(":", 1)
+            self.streams = await asyncio.open_connection(host, int(port))
+        reader, writer = self.streams
+        writer.write(f"GET {path} HTTP/1.1\r\n".encode() + self.head)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+        if length is None:
+            raise SystemExit(f"GET {path}: an answer without Content-Length: {head[:200]!r}")
+        return int(head[9:12]), await reader.readexactly(int(length.group(1)))
+
+    async def aclose(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+
+
+class Httpx:
+    """The same through httpx (the load tool before Lean), for comparison."""
+
+    def __init__(self, base: str, cookie: str) -> None:
+        self.client = httpx.AsyncClient(base_url=base, timeout=30,
+                                        cookies={"papersift_session": cookie})
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        r = await self.client.get(path)
+        return r.status_code, r.content
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def load(clients: list[Lean] | list[Httpx], path: str, requests: int,
                think: float = 0.0) -> tuple[np.ndarray, float]:
     """The clients share `requests` requests; after each answer a client pauses for an
     exponentially distributed think time of mean `think` s (0: closed loop, saturation).
+    With think time each client also starts after one: readers do not all click at once.
     Returns the latencies (s) and the wall time."""
     latencies: list[float] = []
     todo = iter(range(requests))
     rng = random.Random(0)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def pause() -> None:
+        if think:  # capped: one long pause would stretch the run
+            await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
+
+    async def worker(client: Lean | Httpx) -> None:
+        await pause()
         for _ in todo:
             t = time.perf_counter()
-            r = await client.get(path)
+            status, body = await client.get(path)
             latencies.append(time.perf_counter() - t)
-            if r.status_code != 200:
-                raise SystemExit(f"GET {path} answered {r.status_code}: {r.text[:200]}")
-            if think:  # capped: one long pause would stretch the run
-                await asyncio.sleep(min(rng.expovariate(1 / think), 4.0))
+            if status != 200:
+                raise SystemExit(f"GET {path} answered {status}: {body[:200]!r}")
+            await pause()
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in clients))
@@ -192,32 +281,69 @@ async def under_load(base: str, sessions: list[Session], picks: dict[str, list[s
     return rows
 
 
-async def measure(base: str, cookies: list[str], n_clients: int, requests: int,
-                  plan: list[tuple[str, str, float, int]]
-                  ) -> list[tuple[str, float, float, float]]:
+async def measure(base: str, cpu: Callable[[], float], cookies: list[str], n_clients: int,
+                  requests: int, plan: list[tuple[str, str, float, int]],
+                  tool: type[Lean] | type[Httpx] = Lean
+                  ) -> list[tuple[str, float, float, float, float]]:
     """Each row of `plan` (label, path, think time, clients: 0 = all) after a warm-up on the
-    same clients, whose connections stay open (keep-alive), as a browser's would."""
-    clients = [httpx.AsyncClient(base_url=base, timeout=30,
-                                 cookies={"papersift_session": cookies[k % len(cookies)]})
-               for k in range(n_clients)]
+    same clients, whose connections stay open (keep-alive), as a browser's would. Rows:
+    label, p50 and p99 ms, requests/s, the server's CPU ms per request (what other loads
+    on the machine move least)."""
+    clients = [tool(base, cookies[k % len(cookies)]) for k in range(n_clients)]
     rows = []
     try:
         for label, path, think, n in plan:
             some = clients[:n] if n else clients
             await load(some, path, 4 * len(some))  # warm-up
+            used = cpu()
             lat, wall = await load(some, path, requests if n == 0 else 10 * requests // n_clients,
                                    think)
             rows.append((label, float(np.percentile(lat, 50) * 1e3),
-                         float(np.percentile(lat, 99) * 1e3), len(lat) / wall))
+                         float(np.percentile(lat, 99) * 1e3), len(lat) / wall,
+                         (cpu() - used) * 1e3 / len(lat)))
     finally:
         for c in clients:
             await c.aclose()
     return rows
 
 
+async def first_and_later(base: str, cookies: list[str], readers: dict[str, list[str]]
+                           ) -> list[tuple[str, float, float, float, int]]:
+    """One client at a time: the "why not recommended" paper page (the first view of a day
+    fits the user's ranker on it; the server has shown no paper page before) and the
+    trends, each first and then LATER times. Rows: label, first ms, later p50 and p99 ms,
+    later requests."""
+    (first, left_out), (second, others) = readers.items()
+    one, two = Lean(base, cookies[0]), Lean(base, cookies[1])
+    todo = [("“why not recommended” paper page GET /paper/ID (a paper of "
+             f"{DAY} outside the digest), {first}", one, [f"/paper/{i}" for i in left_out]),
+            (f"the same, {second} (the day's shared part loaded)", two,
+             [f"/paper/{i}" for i in others]),
+            (f"trends GET /api/trends, {first}", one, ["/api/trends"] * (LATER + 1)),
+            (f"pictures page GET /pictures (map and trends), {first}", one,
+             ["/pictures"] * (LATER + 1))]
+    rows = []
+    try:
+        for label, client, paths in todo:
+            times = []
+            for path in paths[:LATER + 1]:
+                t = time.perf_counter()
+                status, body = await client.get(path)
+                times.append((time.perf_counter() - t) * 1e3)
+                if status != 200:
+                    raise SystemExit(f"GET {path} answered {status}: {body[:200]!r}")
+            rows.append((label, times[0], float(np.percentile(times[1:], 50)),
+                         float(np.percentile(times[1:], 99)), len(times) - 1))
+    finally:
+        await one.aclose()
+        await two.aclose()
+    return rows
+
+
 @contextmanager
-def served(store_url: str) -> Iterator[str]:
-    """The app in its own uvicorn process on a free loopback port; yields its base URL."""
+def served(store_url: str) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The app in its own uvicorn process on a free loopback port; yields its base URL and
+    a clock of the CPU seconds the process has used (Linux; NaN elsewhere)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--store-url", store_url,
                                "--serve", str(port)])
@@ -229,10 +355,19 @@ def served(store_url: str) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base
+        yield base, lambda: cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _errors(err: Counter[str]) -> str:
@@ -253,7 +388,7 @@ def postgres(a: argparse.Namespace, papers: int, sessions: list[Session],
         t = time.perf_counter()
         copy_store(f"sqlite:///{a.store}", url)
         copied = time.perf_counter() - t
-        with served(url) as base:
+        with served(url) as (base, _):
             rows = asyncio.run(under_load(base, sessions, picks, a.pg_clients, a.seconds))
     finally:
         cluster.stop()
@@ -301,48 +436,72 @@ def main() -> None:
         serve(a.store_url, a.serve)
         return
     a.store.parent.mkdir(parents=True, exist_ok=True)
+    load_start = os.getloadavg()[0]
     imported, sessions = prepare(a.store, a.dump)
     store = Store(f"sqlite:///{a.store}")
     papers = store.count_papers()
     picks = {s.user: [e.paper_id for e in store.digest(s.user, DAY) or []] for s in sessions}
-    store.close()
     if a.postgres:
+        store.close()
         postgres(a, papers, sessions, picks)
         return
+    prepare_readers(store)
+    readers = {s.user: [p.id for p in store.listing(DAY) if p.id not in picks[s.user]]
+               for s in sessions[:READERS]}
+    store.close()
     cookies = [s.token or "" for s in sessions]
-    with served(f"sqlite:///{a.store}") as base:
-        digest = f"/digest/{DAY}"
-        rows = asyncio.run(measure(base, cookies, a.clients, a.requests, [
+    digest = f"/digest/{DAY}"
+    with served(f"sqlite:///{a.store}") as (base, cpu):
+        rows = uvloop.run(measure(base, cpu, cookies, a.clients, a.requests, [
             ("baseline: GET /api/days, closed loop", "/api/days", 0.0, 0),
             (f"digest page GET {digest}, closed loop (saturation)", digest, 0.0, 0),
             (f"digest JSON GET /api/digest/{DAY}, closed loop", f"/api/digest/{DAY}", 0.0, 0),
             (f"digest page GET {digest}, {THINK:g} s think time", digest, THINK, 0),
             (f"keyword search GET {SEARCH}, one client at a time", SEARCH, 0.0, 1)]))
+        rows += uvloop.run(measure(base, cpu, cookies, a.clients, a.requests, [
+            (f"digest page GET {digest}, closed loop, httpx clients (the load tool before "
+             "2026-12-06: its CPU is taken from the server)", digest, 0.0, 0)], Httpx))
+        slow = uvloop.run(first_and_later(base, cookies, readers))
     base_p50 = rows[0][1]
-    load_avg = os.getloadavg()[0]
+    load_end = os.getloadavg()[0]
     lines = [SECTION, "",
              f"Store: {papers:,} papers (the shared dump), {USERS} users with a {PER_DIGEST}-paper "
              f"digest of {DAY} and a session each; {a.clients} concurrent clients, "
              f"{a.requests} requests per row after a warm-up, on loopback (keep-alive); "
              f"{platform.machine()}, {os.cpu_count()} cores shared by server and load tool "
-             f"(load {load_avg:.1f}); {time.strftime('%Y-%m-%d')}.",
-             "Load tool: the script's asyncio + httpx generator, 50 clients each with its own "
-             "user's session cookie; closed loop (next request as soon as the answer arrived) "
-             "or with exponential think time between requests. Server: the app under uvicorn "
-             "(uvloop, httptools), one process, accounts mode. Command: "
-             "`.venv/bin/python benchmarks/web.py --dump "
-             "../shared/data/arxiv-cs-2024-2026.jsonl.gz`.", "",
-             "| request | p50 ms | p99 ms | requests/s | p50 vs baseline |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {p50 / base_p50:.2f}× |"
-              for label, p50, p99, rps in rows]
+             f"(load {load_start:.1f} at the start, {load_end:.1f} at the end); "
+             f"{time.strftime('%Y-%m-%d')}.",
+             "Load tool: the script's asyncio (uvloop) generator, 50 clients, each a keep-alive "
+             "connection with its own user's session cookie speaking plain HTTP/1.1 (httpx, "
+             "used before, spends more CPU per request than the server, on the same 2 cores: "
+             "its row below); closed loop (next request as soon as the answer arrived) or with "
+             "exponential think time before each request. Server: the app under uvicorn "
+             "(uvloop, httptools), one process, accounts mode, as `papersift serve` runs it; "
+             "its CPU time per request (last column) is what other loads on the machine move "
+             "least. Command: `.venv/bin/python benchmarks/web.py --dump "
+             "../shared/data/arxiv-cs-2024-2026.jsonl.gz`."
+             + (" The machine was busy (other work on it): the latencies need a rerun on a "
+                "quiet one; the ratios to the same run's baseline and the CPU column hold."
+                if max(load_start, load_end) > 1.5 else ""), "",
+             "| request | p50 ms | p99 ms | requests/s | p50 vs baseline | server CPU ms "
+             "per request |", "|---|---|---|---|---|---|"]
+    lines += [f"| {label} | {p50:.1f} | {p99:.1f} | {rps:.0f} | {p50 / base_p50:.2f}× | "
+              f"{used:.2f} |" for label, p50, p99, rps, used in rows]
     sat, think = rows[1], rows[3]
     lines += ["", f"Target: digest page p99 ≤ 100 ms at 50 concurrent clients — with readers' "
               f"think time (mean {THINK:g} s, about {think[3]:.0f} requests/s offered): "
               f"{'met' if think[2] <= 100 else 'NOT met'} ({think[2]:.0f} ms); closed loop "
               f"(every client re-requests at once, the server saturated at {sat[3]:.0f} "
               f"requests/s): {'met' if sat[2] <= 100 else 'NOT met'} ({sat[2]:.0f} ms), as "
-              "queueing makes p50 ≈ clients / throughput there."]
+              "queueing makes p50 ≈ clients / throughput there.", "",
+             f"Pages with a slow first view, one client, after the rows above: users "
+             f"{', '.join(readers)} have a 60-paper library (two topics) and every paper of "
+             f"the ranker's 90-day background has a vector, as after a daily run (random "
+             f"stand-ins: the cost does not depend on their values).", "",
+             "| page | first ms | later p50 ms | later p99 ms | later requests |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {label} | {first:.0f} | {p50:.0f} | {p99:.0f} | {n} |"
+              for label, first, p50, p99, n in slow]
     if imported is not None:
         lines.append(f"Importing the dump into the fresh store (with the FTS5 index kept by "
                      f"triggers) took {imported:.0f} s.")

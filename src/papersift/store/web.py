@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, delete, func, literal_column, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from papersift.names import fold
 from papersift.records import Paper
@@ -23,6 +34,17 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+# The two queries of every page view, built once: building a select costs SQLAlchemy
+# several times what SQLite takes to answer it (benchmarks/web.py, the digest page).
+_SESSION = (select(t.web_sessions.c.user, t.web_sessions.c.csrf, t.web_users.c.lang)
+            .outerjoin(t.web_users, t.web_users.c.user == t.web_sessions.c.user)
+            .where(t.web_sessions.c.token_hash == bindparam("token_hash"),
+                   t.web_sessions.c.expires_at > bindparam("now")))
+_RATINGS = (select(t.feedback.c.paper_id, t.feedback.c.action)
+            .where(t.feedback.c.user == bindparam("user"),
+                   t.feedback.c.paper_id.in_(bindparam("ids", expanding=True)))
+            .order_by(t.feedback.c.at, t.feedback.c.id))
 
 
 @dataclass
@@ -100,11 +122,8 @@ class WebMixin:
 
     def session(self, token_hash: str, now: str) -> tuple[str, str, str | None] | None:
         """(user, csrf token, UI language) of a live session: one query per request."""
-        s, u = t.web_sessions, t.web_users
-        q = (select(s.c.user, s.c.csrf, u.c.lang).outerjoin(u, u.c.user == s.c.user)
-             .where(s.c.token_hash == token_hash, s.c.expires_at > now))
         with self.begin() as conn:
-            row = conn.execute(q).first()
+            row = conn.execute(_SESSION, {"token_hash": token_hash, "now": now}).first()
         return (row.user, row.csrf, row.lang) if row else None
 
     def end_sessions(self, *, token_hash: str | None = None, user: str | None = None,
@@ -203,12 +222,10 @@ class WebMixin:
     def latest_ratings(self, user: str, ids: Sequence[str]) -> dict[str, str]:
         """The user's latest rating (up/down/save/dismiss) of each of `ids` they rated."""
         out: dict[str, str] = {}
-        q = (select(t.feedback.c.paper_id, t.feedback.c.action)
-             .where(t.feedback.c.user == user).order_by(t.feedback.c.at, t.feedback.c.id))
         with self.begin() as conn:
             for i in range(0, len(ids), 500):
-                out.update(conn.execute(q.where(
-                    t.feedback.c.paper_id.in_(list(ids[i:i + 500])))).all())
+                out.update(conn.execute(_RATINGS, {"user": user,
+                                                   "ids": list(ids[i:i + 500])}).all())
         return out
 
     def listing_count(self, day: str, categories: Sequence[str]) -> int:

@@ -21,8 +21,9 @@ from papersift.profile.mute import muted_by
 from papersift.profile.show import Cluster, beliefs, clusters
 from papersift.profile.sources import ZOTERO_EXCLUDE, ZOTERO_INCLUDE
 from papersift.profile.user import user_spec
-from papersift.rank.base import Candidates, Ranker, Scored, get_ranker, short_title
+from papersift.rank.base import Candidates, Ranker, Scored, close_to, get_ranker
 from papersift.rank.embed import Embedder, embed_papers, make_embedder
+from papersift.rank.reasons import encode, render
 from papersift.records import Paper, normalize_id
 from papersift.store import Store
 from papersift.store.web import Filters, Pick
@@ -89,7 +90,7 @@ class Card:
                 "abstract": p.abstract, "announced": p.announced, "url": p.url,
                 "pdf": f"https://arxiv.org/pdf/{p.id}", "html": f"https://arxiv.org/html/{p.id}",
                 "rank": self.rank, "score": self.score, "score_fraction": round(self.fraction, 3),
-                "reason": self.reason, "tldr": self.tldr, "rating": self.rating}
+                "reason": render(self.reason), "tldr": self.tldr, "rating": self.rating}
 
 
 class TopicTrend(BaseModel):
@@ -134,11 +135,13 @@ class Miss:
 
     def text(self, _: Callable[..., str]) -> str:
         values = {k: _(RATED[v]) if k == "action" else ", ".join(v) if isinstance(v, list)
-                  else v for k, v in self.values.items()}
+                  else render(v, _) if k == "reason" else v for k, v in self.values.items()}
         return _(WHY_NOT[self.code], **values)
 
     def as_dict(self, _: Callable[..., str]) -> dict:
-        return {"code": self.code, **self.values, "text": self.text(_)}
+        return {"code": self.code, **self.values, "text": self.text(_),
+                **({"reason": render(self.values["reason"])} if "reason" in self.values
+                   else {})}
 
 
 @dataclass
@@ -291,9 +294,7 @@ class Views:
         """The rest of the day's listing, closest to the library first (cosine similarity
         of cached embeddings to the nearest liked paper; the ranker's full score is only
         computed for the digest itself)."""
-        wanted = set(self.settings["arxiv.categories"])
-        rest = [p for p in self.store.listing(day) if p.id not in shown
-                and (not wanted or wanted.intersection(p.categories))]
+        rest = [p for p in self._candidates(day) if p.id not in shown]
         liked = list(self.store.get_papers(self._liked(user)).values())
         lib = self.vectors(liked, compute=False)
         vecs = self.vectors(rest, compute=False)
@@ -311,7 +312,7 @@ class Views:
         titles = {p.id: p.title for p in liked}
         head = scored[:MORE]
         return self._cards(user, [p for _, p, _ in head],
-                           [f"close to “{short_title(titles[j])}” ({s:.2f})" for s, _, j in head])
+                           [encode([close_to(titles[j], s)]) for s, _, j in head])
 
     def paper(self, user: str, paper_id: str) -> PaperView | None:
         found = self.store.get_papers([paper_id])
@@ -416,9 +417,7 @@ class Views:
     def _rank_day(self, spec: ProfileSpec, day: str, held: tuple) -> DayRanking:
         """The day's candidates ranked for the user as `papersift daily` ranks them (LLM
         rerank aside), with the day's own picks: they had not been shown yet then."""
-        wanted = set(self.settings["arxiv.categories"])
-        candidates = [p for p in self._listing(day)
-                      if not wanted or wanted.intersection(p.categories)]
+        candidates = self._candidates(day)
         picked = {e.paper_id for e in self.store.digest(spec.user, day) or []}
         found = self.store.get_papers([h[0] for h in held])
         library = [found[h[0]] for h in held if h[0] in found]
@@ -427,6 +426,18 @@ class Views:
                            self.embedder, shared, keep=picked)
         return DayRanking(scores.ranker, scores.candidates,
                           scores.ranker.rank(scores.candidates, explain=0))
+
+    def warm(self, day: str) -> None:
+        """Load what the first "why not" paper page of `day` waits for — its 90-day
+        background and the candidates' quality, read from every stored paper's history:
+        ~10 s on the 178k-paper store (benchmarks/web.py) — so no reader waits for it."""
+        shared = self._shared_day(day, get_ranker(self.settings["digest.ranker"]).uses_background)
+        if self.settings["digest.quality_weight"]:
+            shared.quality(self.store, self._candidates(day))
+
+    def _candidates(self, day: str) -> list[Paper]:
+        wanted = set(self.settings["arxiv.categories"])
+        return [p for p in self._listing(day) if not wanted or wanted.intersection(p.categories)]
 
     def _shared_day(self, day: str, uses_background: bool) -> SharedDay:
         """The day's background and vectors, kept for the next paper of the same day
