@@ -39,6 +39,27 @@ def test_chunks_run_in_other_processes_that_see_the_parents_memory_and_come_back
     assert not marks  # … and not here
 
 
+@linux_only
+def test_with_other_threads_alive_the_work_runs_here_rather_than_hang() -> None:
+    """A worker forked while another thread holds a lock the task needs would wait on it
+    forever (the thread that would release it is not in the child): with threads alive
+    the chunks run here, and finish once the thread lets go."""
+    lock = threading.Lock()
+    lock.acquire()
+    holder = threading.Timer(0.3, lock.release)  # a thread holding the lock a moment
+    holder.start()
+
+    def task(part: list[int]) -> tuple[int, int]:
+        if not lock.acquire(timeout=10):
+            raise AssertionError("hung on a lock held by a thread the child does not have")
+        lock.release()
+        return os.getpid(), sum(part)
+
+    out = list(fork_map(task, list(range(10)), workers=2, chunk=2))
+    holder.join()
+    assert {pid for pid, _ in out} == {os.getpid()} and sum(s for _, s in out) == 45
+
+
 def test_one_worker_or_one_chunk_runs_here() -> None:
     def task(part: list[int]) -> tuple[int, int]:
         return os.getpid(), sum(part)

@@ -85,6 +85,9 @@ def serve(ctx: click.Context, once: bool, all_users: bool, no_web: bool, host: s
 
         host, port = host or settings["web.host"], port or settings["web.port"]
         app = open_app(settings, host)  # migrates the store before the scheduler uses it
+        # the scheduler's process must not inherit open SQLite connections (the web app
+        # opens new ones on demand)
+        app.state.store.close()
     stopped = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -93,14 +96,15 @@ def serve(ctx: click.Context, once: bool, all_users: bool, no_web: bool, host: s
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    scheduler.start()
+    # its own process, forked before the web app starts any thread: see start_process
+    pid = scheduler.start_process()
     try:
         if app is None:
-            err.print("papersift serve: scheduler running (Ctrl-C stops it)")
+            err.print(f"papersift serve: scheduler running (process {pid}; Ctrl-C stops it)")
             stopped.wait()
         else:
             err.print(f"papersift serve: scheduler running, web app on http://{host}:{port}/ "
-                      "(Ctrl-C stops both)")
+                      f"(Ctrl-C stops both; the scheduler is process {pid})")
             run(app, host, port, stopped)  # the web app in the foreground
     finally:
         scheduler.stop()  # finishes the pass in progress

@@ -1,19 +1,25 @@
 """The built-in scheduler: run the daily job after arXiv's announcement, catch up on days
 missed while the machine was off, and retry failed deliveries.
 
-`Scheduler.start()` runs it in a background thread, so a server (the web app) can run in
-the foreground beside it: `papersift serve` starts it; `papersift serve --once` does one
-pass and exits (cron, systemd timers, GitHub Actions); `--all-users` does all that for every
-user of the store (a lab's server).
+`papersift serve` runs it in a process of its own (`Scheduler.start_process()`), forked
+before the web app starts any thread, so the daily job for all users can fork its workers
+from a single-threaded process; `Scheduler.start()` runs it in a thread instead (there the
+job ranks every user in that process). `papersift serve --once` does one pass and exits
+(cron, systemd timers, GitHub Actions); `--all-users` does all that for every user of the
+store (a lab's server).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from multiprocessing.process import BaseProcess
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from papersift.calendar import latest_listing_day
@@ -24,9 +30,11 @@ from papersift.errors import ConfigError, PapersiftError
 from papersift.jobs import WEEKDAYS, DailyResult, daily, daily_all, merged_digest, retry_pending
 from papersift.profile.config_source import from_settings
 from papersift.store import Store
+from papersift.workers import die_with_parent
 
 Log = Callable[[str], None]
 RETRY_EVERY = timedelta(minutes=30)  # failed runs and deliveries are tried again this often
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # the scheduler's process stops on these
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Scheduler:
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._process: BaseProcess | None = None
 
     def due_days(self, now: datetime) -> dict[str, list[str]]:
         """Each user's listing days announced by `now` that have no digest yet: the latest
@@ -194,24 +203,66 @@ class Scheduler:
         """Log lines name the user when the scheduler serves several."""
         return f"{user}: " if self.all_users else ""
 
-    def run(self) -> None:
-        """Tick now (catch-up), then at every scheduled time; retry sooner after failures."""
-        while not self._stop.is_set():
+    def run(self, stop_within: Callable[[float], bool] | None = None) -> None:
+        """Tick now (catch-up), then at every scheduled time; retry sooner after failures.
+        `stop_within(seconds)` waits up to that long and says whether to stop (default:
+        until `stop()`)."""
+        stop_within = stop_within or self._stop.wait
+        while not stop_within(0):
             report = self.tick()
             now = self.clock()
             wake = self.schedule.next_run(now)
             if report.needs_retry:
                 wake = min(wake, now + RETRY_EVERY)
             self.log(f"next run at {wake.astimezone(self.schedule.tz):%Y-%m-%d %H:%M %Z}")
-            self._stop.wait((wake - now).total_seconds())
+            stop_within((wake - now).total_seconds())
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name="papersift-scheduler")
         self._thread.start()
         return self._thread
 
+    def start_process(self) -> int:
+        """Run in a process forked now, and return its id. Call it before this process
+        starts any thread: the daily job for all users forks workers, and forked beside
+        other threads a worker can hang on a lock one of them held (`workers.fork_map`
+        then ranks in one process). SIGTERM or SIGINT to the process, `stop()`, or this
+        process ending (even killed) stop it once the pass in progress is done."""
+        ctx = multiprocessing.get_context("fork")
+        self._process = ctx.Process(target=self._child, args=(os.getpid(),),
+                                    name="papersift-scheduler")
+        # blocked across the fork: a stop signal that comes before the child waits for one
+        # stays pending (rather than running the handler it inherited)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        assert self._process.pid is not None
+        return self._process.pid
+
+    def _child(self, parent: int) -> None:
+        # The signals stay blocked: one that comes mid-pass waits for its end (a delivery
+        # is never cut half-way) and is taken by sigtimedwait, with no lock involved (a
+        # handler setting an Event can deadlock against the wait it interrupts). Should a
+        # library unblock them mid-pass, this handler notes the request instead.
+        requested: list[int] = []
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda signum, _frame: requested.append(signum))
+        die_with_parent(signal.SIGTERM, parent)
+
+        def stop_within(seconds: float) -> bool:  # a request taken stays taken
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            if not requested and (got := signal.sigtimedwait(STOP_SIGNALS, max(0.0, seconds))):
+                requested.append(got.si_signo)
+            return bool(requested)
+        self.run(stop_within)
+
     def stop(self) -> None:
         """Finish the pass in progress (a delivery is never cut half-way), then stop."""
         self._stop.set()
+        if self._process is not None:
+            self._process.terminate()  # SIGTERM: see _child
+            self._process.join()
         if self._thread is not None:
             self._thread.join()

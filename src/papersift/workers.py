@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -66,7 +67,13 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
     not be shared, such as database connections); small chunks balance the load and let
     the caller report progress as they complete."""
     parts = [list(items[i:i + chunk]) for i in range(0, len(items), chunk)]
-    if workers <= 1 or len(parts) <= 1:
+    _end_tqdm_monitor()
+    if workers <= 1 or len(parts) <= 1 or threading.active_count() > 1:
+        # Forked beside other threads, a worker inherits every lock one of them held at
+        # that instant (logging's, SQLite's, an import's) with no thread left to release
+        # it, and can hang on it: with threads alive the chunks run here. (`papersift
+        # serve` gives its scheduler a process of its own, forked before the web app's
+        # threads, so its daily job still forks.)
         yield from map(task, parts)
         return
     global _JOB
@@ -84,17 +91,41 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
         _JOB = None
 
 
+def _end_tqdm_monitor() -> None:
+    """tqdm starts a thread with its first progress bar (a model's loading shows one) that
+    only tunes the bars' refresh: end it (and start no other) rather than let it keep the
+    chunks from being forked."""
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None:
+        tqdm.tqdm.monitor_interval = 0
+        if tqdm.tqdm.monitor is not None:
+            tqdm.tqdm.monitor.exit()
+            tqdm.tqdm.monitor = None
+
+
+def die_with_parent(sig: int, parent: int) -> None:
+    """Have this (forked) process get `sig` when `parent`, the process that forked it,
+    ends (Linux; elsewhere nothing)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), sig)
+
+
 def _start() -> None:
     """Die with the parent: a job killed (kill -9, out of memory) must not leave workers
-    ranking and delivering behind its back. One thread per process: the processes already
+    ranking and delivering behind its back. Signals are the parent's business: Ctrl-C
+    (which reaches the whole process group) is ignored, and SIGTERM, with which the pool
+    ends the others when a worker died, kills, whatever handler or mask the parent had
+    (the scheduler's process blocks it). One thread per process: the processes already
     fill the cores, and BLAS or torch threads would only contend with them."""
     from threadpoolctl import threadpool_limits
 
     assert _JOB is not None
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != _JOB[2]:  # the parent died before prctl took effect
-            os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    die_with_parent(signal.SIGKILL, _JOB[2])
     threadpool_limits(1)
     if "torch" in sys.modules:  # a forked child must not reuse the parent's OpenMP pool
         sys.modules["torch"].set_num_threads(1)

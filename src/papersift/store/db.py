@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,11 +71,8 @@ def _friendly(url: str, e: Exception) -> StoreError:
     if "readonly" in msg or "read-only" in msg or ("unable to open" in msg and _read_only(url)):
         return StoreError(f"store {url} is read-only: fix its permissions (or its disk's "
                           "mount) or point store.url (PAPERSIFT_STORE_URL) at a writable file")
-    if "disk is full" in msg or "disk I/O error" in msg:
-        # SQLITE_FULL, or SQLITE_IOERR when a write is refused outright (EFBIG, ENOSPC)
-        return StoreError(f"store {url} could not write ({first}): the disk is "
-                          "full or failing; free space on it (or point store.url elsewhere) "
-                          "and rerun: the step that failed stored nothing")
+    if any(s in msg for s in ("disk is full", "disk I/O error", "No space left on device")):
+        return _write_refused(url, first, "disk I/O error" not in msg)
     if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
         return StoreError(f"store {url} is not a valid SQLite database (corrupted?): move it "
                           "aside or point store.url at another file")
@@ -82,6 +80,30 @@ def _friendly(url: str, e: Exception) -> StoreError:
         return StoreError(f"cannot open store {url}: check that its folder exists and is "
                           "writable, or set store.url")
     return StoreError(f"store {url} failed: {first}")
+
+
+FULL_BELOW = 1 << 20  # free bytes under which a refused write means a full disk
+
+
+def _write_refused(url: str, first: str, full: bool) -> StoreError:
+    """SQLITE_FULL (PostgreSQL's "No space left") is a full disk; SQLite's plain I/O error
+    is one too when the folder has almost no room left: with WAL, growing the -wal or
+    creating the 32 KiB -shm (needed even to read) failed. Otherwise the write was refused
+    with room to spare: a failing disk, or a quota or file-size limit (EFBIG)."""
+    path = Path(url.removeprefix("sqlite:///")).expanduser()
+    free = shutil.disk_usage(path.parent).free if url.startswith("sqlite:///") and \
+        path.parent.is_dir() else None
+    redo = "and rerun: the step that failed stored nothing"
+    if full or (free is not None and free < FULL_BELOW):
+        room = f" ({free // 1024} KiB free)" if free is not None else ""
+        return StoreError(f"store {url} could not write ({first}): its disk is full{room}; "
+                          "free space on it, or move the store to a disk with room and point "
+                          f"store.url (PAPERSIFT_STORE_URL) at it, {redo}")
+    spare = f" though its disk has {free // 2**20} MiB free" if free is not None else ""
+    return StoreError(f"store {url} could not write ({first}){spare}: the disk is failing, "
+                      "or a quota or file-size limit (ulimit -f) refused the write; check the "
+                      f"system log, or point store.url (PAPERSIFT_STORE_URL) at another disk, "
+                      f"{redo}")
 
 
 def _read_only(url: str) -> bool:
