@@ -1,8 +1,9 @@
 """The optional LLM layer against the local deterministic model (tests/llm_server.py):
 tokens and calls per daily run and user at N = 30 (the lift check's share too), the cache
 on a rerun, the run time the layer adds, both injection corpora (with and without the lift
-check), the screen's false alarms on real abstracts, and what distillation does for the
-local ranker.
+check), the screen's false alarms on real abstracts. What distillation does for the local
+ranker is measured against a list's truth by benchmarks/distill.py, whose block inside this
+one is kept as it is.
 
     .venv/bin/python benchmarks/llm.py --out benchmarks/RESULTS.md
 
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import inputs  # noqa: E402  (benchmarks/, the script's folder)
 import sections  # noqa: E402  (benchmarks/, the script's folder)
+from distill import SECTION as DISTILL  # noqa: E402  (benchmarks/, the script's folder)
 
 from papersift import config  # noqa: E402
 from papersift.jobs import DailyResult, daily  # noqa: E402
@@ -46,7 +48,6 @@ from tests.llm_server import CORPUS, HELDOUT, LLMServer, injection_corpus  # noq
 
 EXAMPLES = ROOT / "examples"
 DAY = "2025-11-12"
-DAYS = ["2025-11-10", "2025-11-11", "2025-11-12", "2025-11-13"]
 SECTION = "llm"
 
 
@@ -57,7 +58,7 @@ def prepare(dump: Path, work: Path, backend: str) -> tuple[Path, config.Settings
     with gzip.open(dump, "rt", encoding="utf-8") as src, open(part, "w") as dst:
         for line in src:
             r = json.loads(line)
-            if "2025-08-08" <= (r.get("announced") or "") <= DAYS[-1] or r["id"] in library:
+            if background_start(DAY) <= (r.get("announced") or "") <= DAY or r["id"] in library:
                 dst.write(line)
     db = work / "base.sqlite"
     settings = load(db, backend)
@@ -65,10 +66,9 @@ def prepare(dump: Path, work: Path, backend: str) -> tuple[Path, config.Settings
     import_dump(store, part)
     embedder = make_embedder(settings)
     papers = list(store.get_papers(list(library)).values())
-    for day in DAYS:
-        papers += store.listing(day)
-        recent = store.get_papers(store.papers_announced_between(background_start(day), day))
-        papers += background_sample(list(recent.values()))
+    papers += store.listing(DAY)
+    recent = store.get_papers(store.papers_announced_between(background_start(DAY), DAY))
+    papers += background_sample(list(recent.values()))
     embed_papers(store, embedder, list({p.id: p for p in papers}.values()))
     store.close()
     return db, settings
@@ -268,45 +268,15 @@ def bench_screen(dump: Path, every: int = 4) -> list[str]:
             f"{', '.join(examples[:5])} (papers about prompting LLMs).", ""]
 
 
-def bench_distill(base: Path, backend: str, server: LLMServer) -> list[str]:
-    """Two arms over consecutive days, the same judge: does the local top 30 hold more
-    papers the judge rates >= 7 when its earlier judgements joined the library?"""
-    embedder = make_embedder(load(base, backend))
-    llm = {"enabled": True, "base_url": server.url, "model": "tiny-judge", "top_n": 30}
-    rows = []
-    arms = {}
-    for arm, on in (("off", False), ("on", True)):
-        settings = load(copy(base, f"distill-{arm}"), backend, **llm, distill=on)
-        per_day = []
-        for day in DAYS:
-            daily(settings, day, embedder=embedder, send=False)
-            store = Store(settings.store_url)
-            ids = [p.id for p in store.listing(day)]
-            judged = store.latest_judgements("default", ids)
-            store.close()
-            rel = [j.relevance for j in judged.values()]
-            per_day.append((sum(rel) / max(1, len(rel)), sum(r >= 7 for r in rel)))
-        arms[arm] = per_day
-    for i, day in enumerate(DAYS):
-        (m0, k0), (m1, k1) = arms["off"][i], arms["on"][i]
-        rows.append(f"| {day} | {m0:.2f} / {k0} | {m1:.2f} / {k1} |")
-    later = DAYS[1:]
-    d_mean = sum(arms["on"][i][0] - arms["off"][i][0] for i in range(1, len(DAYS))) / len(later)
-    d_k = sum(arms["on"][i][1] - arms["off"][i][1] for i in range(1, len(DAYS)))
-    return [
-        "Distillation (`llm.distill`): the judge's mean relevance of the local top 30 / how "
-        "many it rates >= 7, day by day, without and with yesterday's judgements (>= 7) in "
-        "the library. Day 1 is the same in both arms.",
-        "",
-        "| day | distill off | distill on |",
-        "|---|---|---|",
-        *rows,
-        "",
-        f"Days 2–{len(DAYS)}: mean relevance {d_mean:+.2f} per day, {d_k:+d} papers >= 7 in "
-        "all. This measures agreement with the (keyword-overlap) judge, not the user's "
-        "truth; with a real model, the list replay of `../shared/EVAL.md` is the test.",
-        "",
-    ]
+def kept_distill(out: Path) -> list[str]:
+    """The block benchmarks/distill.py writes inside this one (its own, longer run): kept
+    as it is when this block is rewritten."""
+    start, end = f"<!-- {DISTILL}:start -->", f"<!-- {DISTILL}:end -->"
+    text = out.read_text() if out.exists() else ""
+    if start not in text or end not in text:
+        return []
+    return [start, *text[text.index(start) + len(start):text.index(end)].strip("\n")
+            .split("\n"), end, ""]
 
 
 def main() -> None:
@@ -331,7 +301,7 @@ def main() -> None:
         lines += bench_injection(server, work)
         lines += bench_screen(args.dump)
         print("injection done", flush=True)
-        lines += bench_distill(base, args.backend, server)
+        lines += kept_distill(args.out)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

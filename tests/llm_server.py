@@ -9,6 +9,9 @@ play real servers' quirks: a reasoning model's think block and chatter around th
 deterministic model that repeats its bad answer until told what was wrong, one that
 writes its TL;DR in English for a Chinese prompt (until told, or always), servers that
 reject `response_format`, `temperature` or `max_tokens` with HTTP 400, no or odd `usage`.
+In "oracle" mode it knows each paper's relevance from a file the caller loads (a judge that
+knows the user's truth, as imperfectly as that file says). It also summarises a user's notes
+when asked (the first sentences that fit), or fails to on demand.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,10 +64,49 @@ REJECTS = {
         "param": "max_tokens", "code": "unsupported_parameter"}),
 }
 CORRECTION = "reply with the JSON object only"  # what the client says after a bad answer
+KEY_WORDS = 12  # words of an abstract's start or end that recognise a paper
+PAPER_TEXT = re.compile(r"Title: (.*?)\nAbstract: (.*?)(?:\nFull text \(excerpt\): .*)?$",
+                        re.DOTALL)
+NOTES_BUDGET = re.compile(r"at most (\d+) characters")
 
 
 def terms(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOP}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower())
+
+
+@dataclass
+class Oracle:
+    """Each paper's relevance as an oracle judge answers it, recognised in a prompt by its
+    title, or by the first or last words of its abstract: the lift check sends the title
+    with each half of the abstract, and the abstract without the title. Unknown: 0."""
+    by_key: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path) -> Oracle:
+        """JSON lines {"id", "title", "abstract", "relevance"}."""
+        by_key: dict[str, float] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            words = _words(r["abstract"])
+            for key in (" ".join(_words(r["title"])), "^" + " ".join(words[:KEY_WORDS]),
+                        "$" + " ".join(words[-KEY_WORDS:])):
+                by_key.setdefault(key, float(r["relevance"]))
+        return cls(by_key)
+
+    def relevance(self, paper: str) -> float:
+        m = PAPER_TEXT.search(paper.strip())
+        if not m:
+            return 0.0
+        title, words = " ".join(_words(m.group(1))), _words(m.group(2))
+        for key in (title, "^" + " ".join(words[:KEY_WORDS]),
+                    "$" + " ".join(words[-KEY_WORDS:])):
+            if key.strip("^$") and key in self.by_key:
+                return self.by_key[key]
+        return 0.0
 
 
 @dataclass
@@ -77,6 +120,8 @@ class LLMServer:
     invalid_next: int = 0  # the next n answers are not JSON
     fail_papers: set[str] = field(default_factory=set)  # titles whose requests always fail
     key: str | None = None  # required bearer token, when set
+    oracle: Oracle | None = None  # what the "oracle" mode knows (load_oracle)
+    fail_summary: bool = False  # requests to summarise notes get HTTP 500
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -122,6 +167,15 @@ class LLMServer:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if "messages" in r]
 
+    @property
+    def summary_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.chat_requests if '"summary"' in r["messages"][0]["content"]]
+
+    def load_oracle(self, path: Path) -> None:
+        """Judge from now on by the relevance file at `path` (Oracle.load)."""
+        self.oracle = Oracle.load(path)
+        self.mode = "oracle"
+
     # --- the "model" ----------------------------------------------------------------------
 
     def answer(self, path: str, body: dict, headers: dict[str, str],
@@ -155,7 +209,11 @@ class LLMServer:
             if any(t in user for t in self.fail_papers):
                 return 500, {"error": {"message": "this paper breaks me"}}, {}
             corrected = any(CORRECTION in m["content"] for m in messages[2:])
-            if invalid or self.mode == "invalid" or (
+            if '"summary"' in system:
+                if self.fail_summary:
+                    return 500, {"error": {"message": "cannot summarise"}}, {}
+                content = self.summarise(system, user)
+            elif invalid or self.mode == "invalid" or (
                     self.mode == "always_invalid_then_corrected" and not corrected):
                 content = "Sure! Here is my rating."
             else:
@@ -187,6 +245,8 @@ class LLMServer:
             paper = user.split(f"⟦PAPER {ref}⟧", 1)[1].split(f"⟦END {ref}⟧", 1)[0]
         shared = sorted(terms(interests) & terms(paper))
         relevance: float = min(10, len(shared))
+        if self.mode == "oracle" and self.oracle is not None:
+            relevance = self.oracle.relevance(paper)
         novelty = min(10, 2 * len(re.findall(r"\b(novel|first|new|introduce)", paper, re.I)))
         if self.mode == "obedient":
             if fake := FAKE_JSON.search(user):
@@ -218,6 +278,17 @@ class LLMServer:
                     f"\n</think>\n\nHere is my judgement:\n```json\n{answer}\n```\n"
                     "I hope this helps {and is useful}.")
         return answer
+
+    def summarise(self, system: str, user: str) -> str:
+        """The notes' first sentences that fit the budget the prompt names."""
+        budget = NOTES_BUDGET.search(system)
+        limit = int(budget.group(1)) if budget else 500
+        out = ""
+        for sentence in re.split(r"(?<=[.!?。])\s*", user):
+            if len(out) + len(sentence) + 1 > limit:
+                break
+            out = f"{out} {sentence}".strip()
+        return json.dumps({"summary": out}, ensure_ascii=False)
 
     def embeddings(self, body: dict) -> dict:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]

@@ -318,6 +318,32 @@ def test_cli_llm_test_prints_model_latency_tokens_and_cost(server: LLMServer) ->
     assert result.output.strip().count("\n") == 0 and "HTTP 500" in result.output
 
 
+def test_cli_llm_test_checks_the_answer_as_the_daily_run_does_for_a_chinese_profile(
+        server: LLMServer) -> None:
+    env = {"PAPERSIFT_LLM_BASE_URL": server.url, "PAPERSIFT_LLM_MODEL": "tiny-judge",
+           "PAPERSIFT_LLM_BACKOFF": "0",
+           "PAPERSIFT_PROFILE_DESCRIPTION": "我研究高效的序列模型，例如线性注意力和状态空间模型。"}
+    result = CliRunner().invoke(main, ["llm", "test"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Simplified Chinese" in server.chat_requests[0]["messages"][0]["content"]
+    assert "answer: parsed (first try): relevance" in result.output
+    assert "TL;DR in Simplified Chinese (简体中文): yes — 本文" in result.output
+    # a model that keeps answering in English: the judgement parses, its TL;DR would be lost
+    server.mode = "english_tldr"
+    result = CliRunner().invoke(main, ["llm", "test"], env=env)
+    assert result.exit_code == 1
+    assert "answer: parsed (after 3 tries)" in result.output
+    assert "TL;DR: not in Simplified Chinese" in result.output
+    assert "error: tiny-judge did not write its TL;DR in Simplified Chinese (简体中文) in 3 " \
+        "tries" in result.output and "llm.language" in result.output
+    # answers that never parse: model, tokens and the flaw, then the error
+    server.mode = "invalid"
+    result = CliRunner().invoke(main, ["llm", "test"], env=env)
+    assert result.exit_code == 1
+    assert "model: tiny-judge" in result.output and "in 3 call(s)" in result.output
+    assert "answer: did not parse after 3 tries: no JSON object in the answer" in result.output
+
+
 def test_cli_llm_test_names_an_unreachable_endpoint() -> None:
     env = {"PAPERSIFT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "PAPERSIFT_LLM_RETRIES": "0"}
     result = CliRunner().invoke(main, ["llm", "test"], env=env)

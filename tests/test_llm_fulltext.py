@@ -251,3 +251,22 @@ def test_the_final_few_are_read_at_once(site: Papers, server: LLMServer, store: 
     out = run(site, store, server, (11, 12, 13), full_text_papers=3, seconds=5)
     assert time.perf_counter() - start < 2  # each paper takes 1 s: about max, not sum
     assert fulltext_judged(out) == {"2511.00011", "2511.00012", "2511.00013"}
+
+
+def test_a_full_text_tldr_in_the_wrong_language_keeps_the_abstracts(
+        site: Papers, server: LLMServer, store: Store) -> None:
+    papers = {p.id: p for p in map(paper, (1, 4))}
+    scored = [Scored(pid, 4.0 - i, "r") for i, pid in enumerate(papers)]
+    profile = prompts.profile_for("linear attention, kernel feature maps", [], [], [], "zh")
+    with Client(server.url, "tiny", retries=1, backoff=0) as client:
+        on_abstract = rerank(client, store, "ann", "2025-11-12", profile, scored, papers,
+                             top_n=2).judgements
+        server.mode = "english_tldr"  # the full-text answers stay in English after a retry
+        out = rerank(client, store, "ann", "2025-11-12", profile, scored, papers, top_n=2,
+                     full_text=site.fetch(), full_text_papers=1)
+    pid = "2511.00001"
+    assert fulltext_judged(out) == {pid}
+    tldr = on_abstract[pid].tldr
+    assert tldr.startswith("本文") and out.judgements[pid].tldr == tldr
+    # the digest shows the newest judgement's TL;DR
+    assert store.latest_judgements("ann", [pid])[pid].tldr == tldr

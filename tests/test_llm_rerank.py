@@ -348,5 +348,5 @@ def test_the_models_view_of_the_user_leaves_distilled_papers_out(store: Store) -
     store.sync_source("ann", "llm", "ids", "LLM judgements", [judged.id])
     held = {e.paper_id: e for e in store.library("ann")}
     profile = user_profile(config.load(env={}), ProfileSpec("ann", description="attention"),
-                           [mine, judged], held)
+                           [mine, judged], held, "attention")
     assert mine.title in profile.summary and judged.title not in profile.summary

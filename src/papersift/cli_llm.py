@@ -6,7 +6,8 @@ import click
 
 from papersift.cli import _settings, console, main
 from papersift.llm import prompts
-from papersift.llm.client import Client
+from papersift.llm.client import Client, InvalidAnswer, LLMError
+from papersift.profile.user import known_user, user_spec
 from papersift.records import Paper
 from papersift.store import Store
 
@@ -25,29 +26,68 @@ def llm() -> None:
 
 
 @llm.command("test")
+@click.option("--user", default=None, help="Check for this user's profile (default: "
+              "profile.user).")
 @click.pass_context
-def llm_test(ctx: click.Context) -> None:
-    """Ask the endpoint for one judgement; print model, latency, tokens and cost."""
+def llm_test(ctx: click.Context, user: str | None) -> None:
+    """Ask the endpoint for one judgement as the daily run does for your profile: print
+    model, latency, tokens and cost, whether the answer parsed and whether its TL;DR came
+    back in your language (exit status 1 if not)."""
     settings = _settings(ctx)
-    profile = prompts.profile_for(settings["profile.description"] or
-                                  "Efficient sequence models.", settings["profile.keywords"],
-                                  settings["profile.authors"], [], settings["llm.language"])
+    store = Store(settings.store_url)
+    try:
+        spec = user_spec(settings, store, known_user(settings, store, user))
+    finally:
+        store.close()
+    # the daily run's profile, with the notes' extractive summary (no summary call here)
+    profile = prompts.profile_for(spec.description or "Efficient sequence models.",
+                                  spec.keywords, spec.authors, [], settings["llm.language"])
     prompt = prompts.build(profile, SAMPLE)
+    judge = prompts.parser(prompt.nonce, profile.language)
+    flaws: list[str] = []  # what was wrong with each answer that did not parse
+
+    def parse(content: str) -> prompts.Answer:
+        try:
+            return judge(content)
+        except InvalidAnswer as e:
+            flaws.append(f"{e} (answer began {content[:80]!r})")
+            raise
+
+    language = prompts.LANGUAGES[profile.language]
     with Client.from_settings(settings) as client:
-        answer, reply = client.chat(prompt.messages, prompts.parser(prompt.nonce))
+        try:
+            answer, reply = client.chat(prompt.messages, parse)
+        except LLMError:
+            if flaws:  # answers came, none usable: say what they were, then fail
+                console.print(f"model: {client.model} at {settings['llm.base_url']}")
+                _usage(client)
+                console.print(f"answer: did not parse after {len(flaws)} tries: {flaws[-1]}")
+            raise
         console.print(f"model: {reply.model} at {settings['llm.base_url']}")
         console.print(f"latency: {reply.seconds:.2f} s")
-        console.print(f"tokens: {reply.prompt_tokens} prompt + {reply.completion_tokens} "
-                      f"answer; cost {reply.cost:.6f} (llm.price_input/price_output per "
-                      "million)")
-        console.print(f"answer: relevance {answer.relevance:g}/10, novelty "
-                      f"{answer.novelty:g}/10 ({profile.language})")
-        console.print(f"TL;DR: {answer.tldr}")
+        _usage(client)
+        answers = len(flaws) + bool(answer.tldr)  # a dropped TL;DR: its last flawed answer
+        tries = f"after {answers} tries" if answers > 1 else "first try"
+        console.print(f"answer: parsed ({tries}): relevance {answer.relevance:g}/10, "
+                      f"novelty {answer.novelty:g}/10")
+        if not answer.tldr:
+            console.print(f"TL;DR: not in {language} ({flaws[-1]})")
+            raise LLMError(f"{client.model} did not write its TL;DR in {language} in "
+                           f"{len(flaws)} tries, so digests would show none: use a model "
+                           "that does, or set llm.language")
+        console.print(f"TL;DR in {language}: yes — {answer.tldr}")
         if settings["llm.embedding_model"]:
             vecs = client.embed([SAMPLE.title], settings["llm.embedding_model"])
             console.print(f"embeddings: {settings['llm.embedding_model']}, "
                           f"{vecs.shape[1]} dimensions")
     console.print(f"ok: {client.usage.calls} call(s)")
+
+
+def _usage(client: Client) -> None:
+    u = client.usage
+    console.print(f"tokens: {u.prompt_tokens} prompt + {u.completion_tokens} answer in "
+                  f"{u.calls} call(s); cost {u.cost:.6f} (llm.price_input/price_output per "
+                  "million)")
 
 
 @llm.command("usage")

@@ -21,6 +21,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from papersift.llm.client import InvalidAnswer
 from papersift.records import Paper
 
@@ -119,6 +121,46 @@ def screen(text: str) -> tuple[str, bool]:
     return text.translate(_DEFUSE), flagged or bool(_DELIMITER.search(text))
 
 
+# --- the user's notes within the budget -------------------------------------------------
+
+_LATIN_WORD = re.compile(r"[a-z][a-z0-9+-]+")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _terms(sentence: str) -> list[str]:
+    """English words and Chinese character pairs: notes mix both."""
+    text = sentence.lower()
+    pairs = [run[i:i + 2] for run in _CJK_RUN.findall(text) for i in range(max(1, len(run) - 1))]
+    return _LATIN_WORD.findall(text) + pairs
+
+
+def extractive(text: str, budget: int = PROFILE_CHARS) -> str:
+    """The sentences most central to `text` (TF-IDF cosine to the notes' centroid), in
+    their original order, within `budget` characters; a single sentence longer than the
+    budget is cut at a word, with an ellipsis."""
+    whole = clean(text)
+    if len(whole) <= budget:
+        return whole
+    from sklearn.feature_extraction.text import TfidfVectorizer  # only for long notes
+
+    units = sentences(text)
+    try:
+        tfidf = TfidfVectorizer(analyzer=_terms).fit_transform(units)
+        centrality = np.asarray(tfidf @ np.asarray(tfidf.mean(axis=0)).ravel()).ravel()
+    except ValueError:  # no terms at all: keep the first sentences
+        centrality = -np.arange(len(units), dtype=float)
+    chosen: list[int] = []
+    size = -1  # the first sentence needs no separating space
+    for i in np.argsort(-centrality, kind="stable"):
+        if size + 1 + len(units[i]) <= budget:
+            chosen.append(int(i))
+            size += 1 + len(units[i])
+    if not chosen:
+        best = units[int(np.argmax(centrality))]
+        return best[: budget - 1].rsplit(" ", 1)[0].rstrip() + "…"
+    return " ".join(units[i] for i in sorted(chosen))
+
+
 # --- the prompt -------------------------------------------------------------------------
 
 @dataclass
@@ -136,7 +178,8 @@ def profile_for(description: str, keywords: list[str], authors: list[str],
                 library_titles: list[str], language: str = "auto") -> Profile:
     parts = []
     if description.strip():
-        parts.append("Interests, in the user's words: " + clean(description)[:PROFILE_CHARS])
+        # notes.summarise fits long notes with the LLM first; never a cut mid-sentence
+        parts.append("Interests, in the user's words: " + extractive(description))
     if keywords:
         parts.append("Keywords: " + "; ".join(keywords[:30]))
     if authors:
@@ -235,7 +278,7 @@ _THINK_END = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
 _THINK_START = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
 
 
-def _json_object(content: str) -> dict:
+def json_object(content: str) -> dict:
     """The first JSON object of an answer, past a reasoning model's think block and any
     prose or code fence around the object (servers without json mode, reasoning models)."""
     text = _THINK.sub("", content)
@@ -267,7 +310,7 @@ def parser(nonce: str, language: str = "") -> Callable[[str], Answer]:
     `language`, a TL;DR in another one is invalid, but the judgement stays usable without
     it: the client asks again and keeps the judgement, TL;DR dropped, if no retry fixes it."""
     def parse(content: str) -> Answer:
-        obj = _json_object(content)
+        obj = json_object(content)
         if obj.get("ref") != nonce:
             raise InvalidAnswer("answer is not bound to this paper (ref mismatch)")
         reason, tldr = obj.get("reason"), obj.get("tldr")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from papersift.llm import lift, prompts
-from papersift.llm.client import BudgetExceeded, Client, LLMError
+from papersift.llm.client import BudgetExceeded, Client, LLMError, Usage
 from papersift.llm.lift import NEUTRAL
 from papersift.rank.base import Scored
 from papersift.records import Paper
@@ -51,11 +51,14 @@ def max_shift(local: Sequence[float], weight: float) -> float:
 def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
           papers: Sequence[Paper], run: LLMRun, failures: dict[str, str],
           suspects: set[str], *, full_text: FullText | None = None,
-          ) -> dict[str, Judgement]:
+          on_abstract: dict[str, Judgement] | None = None) -> dict[str, Judgement]:
     """Judgements of `papers` (best first): cached ones from the store, the rest asked
     concurrently and stored as each arrives (a killed run keeps what it paid for). With
     `full_text`, on the full text: read only when not cached (a rerun downloads nothing),
-    in the same concurrent calls; a paper that cannot be read is left out."""
+    in the same concurrent calls; a paper that cannot be read is left out, and one whose
+    TL;DR was dropped (wrong language, invalid) keeps the TL;DR of its judgement in
+    `on_abstract`: the newest judgement is the one the digest shows."""
+    earlier = on_abstract or {}
     version = prompts.prompt_version() + (FULLTEXT if full_text is not None else "")
     got = store.cached_judgements(user, [(p.id, p.text_hash) for p in papers], version,
                                   client.model, profile.version)
@@ -78,9 +81,10 @@ def judge(client: Client, store: Store, user: str, profile: prompts.Profile,
         except LLMError as e:
             return str(e)
         suspects.discard(paper.id)
+        kept = earlier[paper.id].tldr if paper.id in earlier else ""
         return Judgement(user, paper.id, paper.text_hash, version, client.model,
                          profile.version, answer.relevance, answer.novelty, answer.reason,
-                         answer.tldr, profile.language, prompt.flagged,
+                         answer.tldr or kept, profile.language, prompt.flagged,
                          reply.prompt_tokens + reply.completion_tokens, reply.cost)
 
     with ThreadPoolExecutor(max_workers=client.concurrency) as pool:
@@ -132,13 +136,13 @@ def explain(j: Judgement, local_reason: str) -> str:
 def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.Profile,
            scored: list[Scored], papers: dict[str, Paper], *, top_n: int = 30,
            weight: float = 2.0, full_text: FullText | None = None,
-           full_text_papers: int = 0) -> Rerank:
+           full_text_papers: int = 0, since: Usage | None = None) -> Rerank:
     """`scored` (all candidates, best first) with its top `top_n` reranked. With
-    `full_text`, the final `full_text_papers` are judged again on their full text."""
+    `full_text`, the final `full_text_papers` are judged again on their full text. The
+    run's record counts the client's usage from `since` (default: from now)."""
     start = time.perf_counter()
     run = LLMRun(user, day, client.model)
-    before = (client.usage.calls, client.usage.prompt_tokens, client.usage.completion_tokens,
-              client.usage.cost)
+    before = since or replace(client.usage)
     head, tail = scored[:top_n], scored[top_n:]
     failures: dict[str, str] = {}
     suspects: set[str] = set()
@@ -149,14 +153,15 @@ def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.P
     if full_text is not None and full_text_papers > 0:
         final = [papers[s.paper_id] for s in ranked[:full_text_papers]]
         read = judge(client, store, user, profile, final, run, {}, set(),
-                     full_text=full_text)
+                     full_text=full_text, on_abstract=got)
         if read:
             got.update(read)
             checked += lift.check(client, store, user, profile, head, papers, got)
             ranked = blend(head, got, weight, suspects)
     u = client.usage
-    run.calls, run.prompt_tokens = u.calls - before[0], u.prompt_tokens - before[1]
-    run.completion_tokens, run.cost = u.completion_tokens - before[2], u.cost - before[3]
+    run.calls, run.prompt_tokens = u.calls - before.calls, u.prompt_tokens - before.prompt_tokens
+    run.completion_tokens = u.completion_tokens - before.completion_tokens
+    run.cost = u.cost - before.cost
     run.failed = sum(1 for s in head if s.paper_id not in got)
     run.seconds = time.perf_counter() - start
     run.detail = "; ".join(sorted({why for why in failures.values()}))[:2000]
