@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -128,19 +129,17 @@ def prepare_readers(store: Store) -> None:
 
 
 def serve(store_url: str, port: int) -> None:
-    """The server process: the real app in accounts mode (sessions made by `prepare`)."""
-    import uvicorn
-
+    """The server process: the real app in accounts mode (sessions made by `prepare`),
+    served as `papersift serve` serves it (which warms the newest digest day at start)."""
     from papersift import config
     from papersift.web.app import create_app
-    from papersift.web.server import uvicorn_config
+    from papersift.web.server import run
 
     folder = Path(tempfile.mkdtemp())
     cfg = folder / "config.toml"
     cfg.write_text("[arxiv]\noffline = true\n[web]\nsecret_file = \"secret.key\"\n")
     settings = config.load(cfg, env={"PAPERSIFT_STORE_URL": store_url})
-    uvicorn.Server(uvicorn_config(create_app(settings, accounts=True), "127.0.0.1",
-                                  port)).run()
+    run(create_app(settings, accounts=True), "127.0.0.1", port, threading.Event())
 
 
 class Lean:
@@ -316,7 +315,8 @@ async def first_and_later(base: str, cookies: list[str], readers: dict[str, list
     (first, left_out), (second, others) = readers.items()
     one, two = Lean(base, cookies[0]), Lean(base, cookies[1])
     todo = [("“why not recommended” paper page GET /paper/ID (a paper of "
-             f"{DAY} outside the digest), {first}", one, [f"/paper/{i}" for i in left_out]),
+             f"{DAY} outside the digest; the server warmed the day at start), {first}", one,
+             [f"/paper/{i}" for i in left_out]),
             (f"the same, {second} (the day's shared part loaded)", two,
              [f"/paper/{i}" for i in others]),
             (f"trends GET /api/trends, {first}", one, ["/api/trends"] * (LATER + 1)),
@@ -342,8 +342,9 @@ async def first_and_later(base: str, cookies: list[str], readers: dict[str, list
 
 @contextmanager
 def served(store_url: str) -> Iterator[tuple[str, Callable[[], float]]]:
-    """The app in its own uvicorn process on a free loopback port; yields its base URL and
-    a clock of the CPU seconds the process has used (Linux; NaN elsewhere)."""
+    """The app in its own uvicorn process on a free loopback port, once idle after its
+    start; yields its base URL and a clock of the CPU seconds the process has used (Linux;
+    NaN elsewhere)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--store-url", store_url,
                                "--serve", str(port)])
@@ -355,6 +356,12 @@ def served(store_url: str) -> Iterator[tuple[str, Callable[[], float]]]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        used = cpu_seconds(server.pid)
+        for _ in range(240):  # until its start-up work (the warm-up) is done
+            time.sleep(0.5)
+            if (now := cpu_seconds(server.pid)) - used < 0.05:
+                break
+            used = now
         yield base, lambda: cpu_seconds(server.pid)
     finally:
         server.terminate()

@@ -219,6 +219,11 @@ class WebMixin:
         with self.begin() as conn:
             return list(conn.execute(q).scalars())
 
+    def newest_digest_day(self) -> str | None:
+        """The newest day any user has a stored digest for."""
+        with self.begin() as conn:
+            return conn.execute(select(func.max(t.digests.c.day))).scalar_one()
+
     def latest_ratings(self, user: str, ids: Sequence[str]) -> dict[str, str]:
         """The user's latest rating (up/down/save/dismiss) of each of `ids` they rated."""
         out: dict[str, str] = {}

@@ -86,5 +86,5 @@ def _warm(app: FastAPI) -> None:
     # any failure (no model, the store closing at shutdown) only means the first page waits
     # and says what is wrong itself
     with contextlib.suppress(Exception):
-        if days := app.state.store.digest_days(app.state.views.settings["profile.user"]):
-            app.state.views.warm(days[0])
+        if day := app.state.store.newest_digest_day():
+            app.state.views.warm(day)
