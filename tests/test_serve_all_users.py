@@ -151,3 +151,27 @@ def test_the_scheduler_stops_when_the_server_is_killed(denv: Env) -> None:
     while running(scheduler) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not running(scheduler), "".join(seen)
+
+
+def test_serve_stops_with_one_line_when_its_scheduler_dies(denv: Env) -> None:
+    """The scheduler's process killed (out of memory, kill -9): the server does not go on as
+    a web app that never sends a digest again; it says so in one line and exits 1, for a
+    service manager to restart it."""
+    _lab(denv)
+    port = _port()
+    proc, lines = _serve(denv, port)
+    seen: list[str] = []
+    try:
+        started = _until(lines, seen, "papersift serve: scheduler running")
+        scheduler = int(started.rsplit("process ", 1)[1].rstrip(")\n"))
+        os.kill(scheduler, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(seen) + "".join(_drain(lines))
+    assert proc.returncode == 1, text
+    [line] = [x for x in text.splitlines() if x.startswith("error:")]
+    assert f"scheduler (process {scheduler})" in line and "killed by signal 9" in line
+    assert "start papersift serve again" in line and "Traceback" not in text
+    assert not _answers(port)

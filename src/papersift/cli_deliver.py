@@ -98,6 +98,18 @@ def serve(ctx: click.Context, once: bool, all_users: bool, no_web: bool, host: s
     signal.signal(signal.SIGINT, stop)
     # its own process, forked before the web app starts any thread: see start_process
     pid = scheduler.start_process()
+    died: list[int | None] = []
+
+    def ended(code: int | None) -> None:  # a web app without its scheduler sends nothing
+        if not stopped.is_set():
+            died.append(code)
+            how = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+            err.print(f"error: the scheduler (process {pid}) ended on its own ({how}); "
+                      "stopping the web app too: start papersift serve again (a service "
+                      "manager's Restart=on-failure does it)")
+            stopped.set()
+
+    scheduler.on_exit(ended)
     try:
         if app is None:
             err.print(f"papersift serve: scheduler running (process {pid}; Ctrl-C stops it)")
@@ -108,6 +120,8 @@ def serve(ctx: click.Context, once: bool, all_users: bool, no_web: bool, host: s
             run(app, host, port, stopped)  # the web app in the foreground
     finally:
         scheduler.stop()  # finishes the pass in progress
+    if died:
+        raise SystemExit(1)
 
 
 @main.command()

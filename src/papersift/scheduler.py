@@ -12,6 +12,7 @@ store (a lab's server).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -257,6 +258,18 @@ class Scheduler:
                 requested.append(got.si_signo)
             return bool(requested)
         self.run(stop_within)
+
+    def on_exit(self, ended: Callable[[int | None], None]) -> None:
+        """Call `ended(exit code)` from a thread of its own when the process of
+        `start_process` ends. Its sentinel is watched, not the process reaped: `stop` may
+        join it at the same time."""
+        assert self._process is not None
+        process = self._process
+
+        def wait() -> None:
+            multiprocessing.connection.wait([process.sentinel])
+            ended(process.exitcode)
+        threading.Thread(target=wait, daemon=True, name="papersift-scheduler-watch").start()
 
     def stop(self) -> None:
         """Finish the pass in progress (a delivery is never cut half-way), then stop."""
