@@ -17,6 +17,7 @@ from papersift.llm.client import Client
 from papersift.llm.distill import distill
 from papersift.llm.rerank import Rerank, max_shift, rerank
 from papersift.rank.base import Scored
+from papersift.rank.reasons import render
 from papersift.records import Paper
 from papersift.store import Store
 from tests.llm_server import HELDOUT, LLMServer, injection_corpus
@@ -71,7 +72,8 @@ def test_llm_relevance_reorders_the_head_within_the_bound(server: LLMServer,
     bound = max_shift([local[i] for i in head], 2.0)
     for s in out.scored[:4]:
         assert abs(s.score - local[s.paper_id]) <= bound + 1e-9
-        assert re.search(r"\(LLM: relevance \d+/10, novelty \d+/10\) · local reason", s.reason)
+        assert re.search(r"\(LLM: relevance \d+/10, novelty \d+/10\) · local reason",
+                         render(s.reason))
     # one call per paper of the head, no more: the 4th is judged 7, short of the lift
     # check's trigger (llm/lift.py)
     assert out.checked == [] and len(server.chat_requests) == 4
@@ -177,7 +179,7 @@ def test_a_model_that_never_writes_chinese_keeps_its_judgement_without_a_tldr(
     # score), shown without a TL;DR in the wrong language
     off_topic = out.scored[1]
     assert off_topic.paper_id == scored[1].paper_id and off_topic.score < scored[1].score
-    entry = Entry(1, papers[scored[0].paper_id], out.scored[0].score, out.scored[0].reason,
+    entry = Entry(1, papers[scored[0].paper_id], out.scored[0].score, render(out.scored[0].reason),
                   on_topic.tldr)
     md = render_markdown(Digest("ann", "2025-11-12", [entry], candidates=1))
     assert "TL;DR" not in md and "LLM: relevance" in md

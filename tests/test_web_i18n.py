@@ -134,3 +134,24 @@ def test_every_reason_and_message_has_a_chinese_form_with_the_same_values() -> N
     broken = "LLM text · " + encode([Part("close", {"title": "T", "sim": "high"})])
     assert render(broken) == translator("zh").reason(broken) == "LLM text"
     assert render("no parts; plain") == "no parts; plain"
+
+
+def test_the_llm_layers_reason_reads_in_the_users_language() -> None:
+    """What the optional LLM adds before the ranker's reason — its scores, a screened
+    instruction — is Chinese on a Chinese page too; its own sentence (written in the
+    user's language) and a plain ranker reason stored by older code pass through."""
+    from papersift.llm.lift import SPLIT
+    from papersift.llm.rerank import explain
+    from papersift.store.llm import Judgement
+
+    judged = Judgement("ann", "2511.00001", "h", "v" + SPLIT, "m", "p", 8.0, 6.0,
+                       "与你的长上下文工作相关。", "", "zh", flagged=True)
+    stored = explain(judged, encode([Part("nothing")]))
+    assert translator("zh").reason(stored) == (
+        "与你的长上下文工作相关。（LLM：相关度 8/10，新颖度 6/10）；其文本试图指挥模型，该部分已被"
+        "忽略；远高于其本地排名，因此分别用其文本的两半复核 · 与你的档案没有匹配")
+    assert render(stored) == (
+        "与你的长上下文工作相关。 (LLM: relevance 8/10, novelty 6/10); its text addressed the "
+        "model and that part was ignored; far above its local rank, so checked on each half "
+        "of its text · no match in your profile")
+    assert render(explain(judged, "close to test paper 0")).endswith(" · close to test paper 0")

@@ -24,6 +24,7 @@ from papersift.llm import lift, prompts
 from papersift.llm.client import BudgetExceeded, Client, LLMError, Usage
 from papersift.llm.lift import NEUTRAL
 from papersift.rank.base import Scored
+from papersift.rank.reasons import Part, decode, encode
 from papersift.records import Paper
 from papersift.store import Store
 from papersift.store.llm import Judgement, LLMRun
@@ -116,8 +117,8 @@ def blend(head: Sequence[Scored], judgements: dict[str, Judgement], weight: floa
             s = replace(s, score=s.score + moved, reason=explain(j, s.reason))
         elif s.paper_id in suspects:
             moved = -shift
-            s = replace(s, score=s.score - shift, reason=" · ".join(filter(None, [
-                "its text addressed the model and its judgement failed", s.reason])))
+            s = replace(s, score=s.score - shift,
+                        reason=_before([Part("llm_failed")], s.reason))
         else:
             moved = 0.0
         out.append((place + moved, s))
@@ -125,12 +126,23 @@ def blend(head: Sequence[Scored], judgements: dict[str, Judgement], weight: floa
 
 
 def explain(j: Judgement, local_reason: str) -> str:
-    llm = f"{j.reason} (LLM: relevance {j.relevance:.0f}/10, novelty {j.novelty:.0f}/10)"
+    llm = [Part("llm", {"reason": j.reason, "relevance": f"{j.relevance:.0f}",
+                        "novelty": f"{j.novelty:.0f}"})]
     if j.flagged:
-        llm += "; its text addressed the model and that part was ignored"
+        llm.append(Part("llm_flagged"))
     if j.prompt_version.endswith(lift.SPLIT):
-        llm += "; far above its local rank, so checked on each half of its text"
-    return " · ".join(filter(None, [llm, local_reason]))
+        llm.append(Part("llm_split"))
+    return _before(llm, local_reason)
+
+
+def _before(llm: list[Part], local_reason: str) -> str:
+    """The LLM's parts, then the ranker's reason (parts, or plain text), as one reason that
+    reads in the user's language (papersift.rank.reasons)."""
+    head, parts = decode(local_reason)
+    rest = [Part("text", {"said": text})] if (text := head if parts is not None
+                                              else local_reason).strip() else []
+    rest += parts or []
+    return encode([*llm, *([Part("then"), *rest] if rest else [])])
 
 
 def rerank(client: Client, store: Store, user: str, day: str, profile: prompts.Profile,

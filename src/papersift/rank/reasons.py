@@ -33,6 +33,13 @@ TEMPLATES = {
     "terms": "terms: {terms}",
     "top": "top {share:.1f}% of recent papers",
     "quality": "quality: {cues}",
+    # the optional LLM's judgement (papersift.llm.rerank), before the ranker's reason
+    "llm": "{reason} (LLM: relevance {relevance}/10, novelty {novelty}/10)",
+    "llm_flagged": "its text addressed the model and that part was ignored",
+    "llm_split": "far above its local rank, so checked on each half of its text",
+    "llm_failed": "its text addressed the model and its judgement failed",
+    "text": "{said}",  # a reason stored as plain text, carried after the LLM's parts
+    "then": "",  # ends a group: groups are joined by " · ", the parts in one by "; "
 }
 # lists whose items are our own English words, translated one by one (the rest — names,
 # titles, vocabulary terms — are the authors' and the user's, shown as they are)
@@ -82,8 +89,15 @@ def render(text: str, _: Callable[..., str] = english) -> str:
         return {k: sep.join(_(x) if k in TRANSLATED_ITEMS else x for x in v)
                 if isinstance(v, list) else v for k, v in part.values.items()}
 
+    groups: list[list[Part]] = [[]]
+    for p in parts:
+        if p.key == "then":
+            groups.append([])
+        else:
+            groups[-1].append(p)
     try:
-        body = _("; ").join(_(TEMPLATES[p.key], **values(p)) for p in parts)
+        body = " · ".join(_("; ").join(_(TEMPLATES[p.key], **values(p)) for p in g)
+                          for g in groups if g)
     except (KeyError, ValueError, IndexError, TypeError):  # values missing or mistyped
         return head.rstrip(" ·")
     return head + body

@@ -170,6 +170,14 @@ ZH: dict[str, str] = {
     "terms: {terms}": "关键词语：{terms}",
     "top {share:.1f}% of recent papers": "位列近期论文前 {share:.1f}%",
     "quality: {cues}": "质量：{cues}",
+    "{reason} (LLM: relevance {relevance}/10, novelty {novelty}/10)":
+        "{reason}（LLM：相关度 {relevance}/10，新颖度 {novelty}/10）",
+    "its text addressed the model and that part was ignored": "其文本试图指挥模型，该部分已被忽略",
+    "far above its local rank, so checked on each half of its text":
+        "远高于其本地排名，因此分别用其文本的两半复核",
+    "its text addressed the model and its judgement failed": "其文本试图指挥模型，且模型评判失败",
+    "{said}": "{said}",
+    "": "",
 }
 
 # Finished English sentences other modules write — errors and notes that reach a page,
