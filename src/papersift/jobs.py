@@ -262,9 +262,8 @@ def load_digest(settings: Settings, store: Store, user: str, day: str) -> Digest
     stored = store.digest(user, day)
     if stored is None:
         return None
-    wanted = set(settings["arxiv.categories"])
-    listed = [p for p in store.listing(day) if not wanted or wanted.intersection(p.categories)]
-    return _as_digest(settings, store, user, day, stored, listed)
+    return _as_digest(settings, store, user, day, stored,
+                      in_categories(settings, store.listing(day)))
 
 
 def merged_digest(settings: Settings, store: Store, user: str, days: list[str],
@@ -344,8 +343,13 @@ def _ingest(settings: Settings, store: Store, day: str, log: Log) -> list[Paper]
         log("fetching today's listing from arXiv…")
         log(fetch(settings, store).summary())
         listed = store.listing(day)
+    return in_categories(settings, listed)
+
+
+def in_categories(settings: Settings, papers: list[Paper]) -> list[Paper]:
+    """The papers in one of `arxiv.categories` (all of them when none is configured)."""
     wanted = set(settings["arxiv.categories"])
-    return [p for p in listed if not wanted or wanted.intersection(p.categories)]
+    return [p for p in papers if not wanted or wanted.intersection(p.categories)]
 
 
 def _sync_profile(settings: Settings, store: Store, spec: ProfileSpec,

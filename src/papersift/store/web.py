@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     literal_column,
     or_,
@@ -304,9 +305,11 @@ def filter_conditions(f: Filters) -> list[ColumnElement[bool]]:
         cond.append(t.papers.c.announced >= f.since)
     if f.until:
         cond.append(t.papers.c.announced <= f.until)
-    if f.author:
+    if f.author.strip():  # a blank field is no filter
         # authors is a JSON list: match the name as written inside it, in any case, with or
-        # without accents; % and _ in a name are letters, not wildcards
-        cond.append(folded(t.papers.c.authors).contains(
-            json.dumps(fold(f.author.strip()), ensure_ascii=False)[1:-1], autoescape=True))
+        # without accents; % and _ in a name are letters, not wildcards. A name that folds
+        # to nothing (a lone accent) names no one: it would otherwise match every paper.
+        needle = json.dumps(fold(f.author.strip()), ensure_ascii=False)[1:-1]
+        cond.append(folded(t.papers.c.authors).contains(needle, autoescape=True) if needle
+                    else false())
     return cond

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from papersift.config import Settings
 from papersift.errors import PapersiftError
-from papersift.jobs import SharedDay, score_day
+from papersift.jobs import SharedDay, in_categories, score_day
 from papersift.profile.config_source import ProfileSpec
 from papersift.profile.mute import muted_by
 from papersift.profile.show import Cluster, beliefs, clusters
@@ -436,8 +436,7 @@ class Views:
             shared.quality(self.store, self._candidates(day))
 
     def _candidates(self, day: str) -> list[Paper]:
-        wanted = set(self.settings["arxiv.categories"])
-        return [p for p in self._listing(day) if not wanted or wanted.intersection(p.categories)]
+        return in_categories(self.settings, self._listing(day))
 
     def _shared_day(self, day: str, uses_background: bool) -> SharedDay:
         """The day's background and vectors, kept for the next paper of the same day
