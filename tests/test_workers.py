@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from papersift.errors import PapersiftError
-from papersift.workers import fork_map, running, worker_count
+from papersift.workers import beside_threads, fork_map, running, worker_count
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="forked workers: Linux only")
 
@@ -40,10 +40,11 @@ def test_chunks_run_in_other_processes_that_see_the_parents_memory_and_come_back
 
 
 @linux_only
-def test_with_other_threads_alive_the_work_runs_here_rather_than_hang() -> None:
+def test_beside_other_threads_the_work_runs_here_rather_than_hang() -> None:
     """A worker forked while another thread holds a lock the task needs would wait on it
-    forever (the thread that would release it is not in the child): with threads alive
-    the chunks run here, and finish once the thread lets go."""
+    forever (the thread that would release it is not in the child): a caller that runs
+    beside other threads (the scheduler's thread mode) has the chunks run here, and they
+    finish once the thread lets go."""
     lock = threading.Lock()
     lock.acquire()
     holder = threading.Timer(0.3, lock.release)  # a thread holding the lock a moment
@@ -55,7 +56,8 @@ def test_with_other_threads_alive_the_work_runs_here_rather_than_hang() -> None:
         lock.release()
         return os.getpid(), sum(part)
 
-    out = list(fork_map(task, list(range(10)), workers=2, chunk=2))
+    with beside_threads():
+        out = list(fork_map(task, list(range(10)), workers=2, chunk=2))
     holder.join()
     assert {pid for pid, _ in out} == {os.getpid()} and sum(s for _, s in out) == 45
 

@@ -31,7 +31,7 @@ from papersift.errors import ConfigError, PapersiftError
 from papersift.jobs import WEEKDAYS, DailyResult, daily, daily_all, merged_digest, retry_pending
 from papersift.profile.config_source import from_settings
 from papersift.store import Store
-from papersift.workers import die_with_parent
+from papersift.workers import beside_threads, die_with_parent
 
 Log = Callable[[str], None]
 RETRY_EVERY = timedelta(minutes=30)  # failed runs and deliveries are tried again this often
@@ -219,7 +219,12 @@ class Scheduler:
             stop_within((wake - now).total_seconds())
 
     def start(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, name="papersift-scheduler")
+        """Run in a thread of this process (its daily job then ranks in it: see
+        `workers.beside_threads`); `start_process` keeps its forked workers."""
+        def run() -> None:
+            with beside_threads():
+                self.run()
+        self._thread = threading.Thread(target=run, name="papersift-scheduler")
         self._thread.start()
         return self._thread
 

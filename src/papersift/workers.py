@@ -13,10 +13,10 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,6 +60,25 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] != ["Z"]  # the name may hold ") Z"
 
 
+_BESIDE_THREADS = 0  # callers running in a thread of a process with others (see below)
+
+
+@contextmanager
+def beside_threads() -> Iterator[None]:
+    """Within it, `fork_map` runs its chunks here. Forked beside other threads, a worker
+    inherits every lock one of them held at that instant (logging's, SQLite's, an
+    import's) with no thread left to release it, and can hang on it: a host that runs the
+    daily job in a thread beside its own (`Scheduler.start`) says so. (`papersift serve`
+    gives its scheduler a process of its own, forked before the web app's threads, so its
+    daily job still forks.)"""
+    global _BESIDE_THREADS
+    _BESIDE_THREADS += 1
+    try:
+        yield
+    finally:
+        _BESIDE_THREADS -= 1
+
+
 def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chunk: int,
              after_fork: Callable[[], None] | None = None) -> Iterator[R]:
     """`task` of each run of `chunk` consecutive items, in order. With `workers` > 1 the
@@ -67,13 +86,7 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
     not be shared, such as database connections); small chunks balance the load and let
     the caller report progress as they complete."""
     parts = [list(items[i:i + chunk]) for i in range(0, len(items), chunk)]
-    _end_tqdm_monitor()
-    if workers <= 1 or len(parts) <= 1 or threading.active_count() > 1:
-        # Forked beside other threads, a worker inherits every lock one of them held at
-        # that instant (logging's, SQLite's, an import's) with no thread left to release
-        # it, and can hang on it: with threads alive the chunks run here. (`papersift
-        # serve` gives its scheduler a process of its own, forked before the web app's
-        # threads, so its daily job still forks.)
+    if workers <= 1 or len(parts) <= 1 or _BESIDE_THREADS:
         yield from map(task, parts)
         return
     global _JOB
@@ -89,18 +102,6 @@ def fork_map(task: Callable[[list[T]], R], items: Sequence[T], workers: int, chu
     finally:  # on an error or an interrupt, chunks not started are dropped
         pool.shutdown(cancel_futures=True)
         _JOB = None
-
-
-def _end_tqdm_monitor() -> None:
-    """tqdm starts a thread with its first progress bar (a model's loading shows one) that
-    only tunes the bars' refresh: end it (and start no other) rather than let it keep the
-    chunks from being forked."""
-    tqdm = sys.modules.get("tqdm")
-    if tqdm is not None:
-        tqdm.tqdm.monitor_interval = 0
-        if tqdm.tqdm.monitor is not None:
-            tqdm.tqdm.monitor.exit()
-            tqdm.tqdm.monitor = None
 
 
 def die_with_parent(sig: int, parent: int) -> None:
