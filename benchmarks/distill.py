@@ -229,13 +229,7 @@ def report(a: argparse.Namespace, tasks: list[Task],
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dump", type=Path, default=SHARED / "arxiv-cs-2024-2026.jsonl.gz")
-    ap.add_argument("--splits", type=Path, default=SHARED / "splits-dev.json")
-    ap.add_argument("--lists", type=Path, default=SHARED / "lists")
-    ap.add_argument("--ranker", default="papersift")
-    ap.add_argument("--backend", default="minilm-static")
-    ap.add_argument("--cache", type=Path, default=ROOT / "out" / "bench-distill.sqlite",
-                    help="Store that caches embeddings between runs.")
+    inputs.replay_arguments(ap, SHARED, ROOT / "out" / "bench-distill.sqlite")
     ap.add_argument("--days", type=int, default=30, help="Test days replayed per list.")
     ap.add_argument("--top-n", type=int, default=30, help="Papers the judge sees a day.")
     ap.add_argument("--errors", type=lambda s: [float(x) for x in s.split(",")],

@@ -252,13 +252,7 @@ def _entry(i: int, p) -> str:  # type: ignore[no-untyped-def]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dump", type=Path, default=SHARED / "arxiv-cs-2024-2026.jsonl.gz")
-    ap.add_argument("--splits", type=Path, default=SHARED / "splits-dev.json")
-    ap.add_argument("--lists", type=Path, default=SHARED / "lists")
-    ap.add_argument("--ranker", default="papersift")
-    ap.add_argument("--backend", default="minilm-static")
-    ap.add_argument("--cache", type=Path, default=ROOT / "out" / "bench-feedback.sqlite",
-                    help="Store that caches embeddings between runs.")
+    inputs.replay_arguments(ap, SHARED, ROOT / "out" / "bench-feedback.sqlite")
     ap.add_argument("--digest", type=int, default=20)
     ap.add_argument("--negatives", type=int, default=3)
     ap.add_argument("--part", default="feedback,bibtex")

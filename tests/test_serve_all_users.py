@@ -90,6 +90,12 @@ def _until(lines: queue.Queue[str], seen: list[str], start: str, timeout: float 
     raise AssertionError(f"no line starting with {start!r}:\n{''.join(seen)}")
 
 
+def _scheduler_pid(lines: queue.Queue[str], seen: list[str]) -> int:
+    """The scheduler's process id, from serve's start line."""
+    started = _until(lines, seen, "papersift serve: scheduler running")
+    return int(started.rsplit("process ", 1)[1].rstrip(")\n"))
+
+
 def _answers(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/api/me", timeout=5).status_code == 200
@@ -109,8 +115,7 @@ def test_serve_all_users_ranks_everyone_with_workers_beside_the_web_app(denv: En
     proc, lines = _serve(denv, port)
     seen: list[str] = []
     try:
-        started = _until(lines, seen, "papersift serve: scheduler running")
-        scheduler = int(started.rsplit("process ", 1)[1].rstrip(")\n"))
+        scheduler = _scheduler_pid(lines, seen)
         assert scheduler != proc.pid and running(scheduler)  # a process of its own
         answered = 0
         while not any(line.startswith("next run at") for line in seen):  # the pass runs
@@ -142,8 +147,7 @@ def test_the_scheduler_stops_when_the_server_is_killed(denv: Env) -> None:
     _lab(denv)
     proc, lines = _serve(denv, _port())
     seen: list[str] = []
-    started = _until(lines, seen, "papersift serve: scheduler running")
-    scheduler = int(started.rsplit("process ", 1)[1].rstrip(")\n"))
+    scheduler = _scheduler_pid(lines, seen)
     _until(lines, seen, "next run at")
     proc.kill()
     proc.wait(timeout=30)
@@ -162,8 +166,7 @@ def test_serve_stops_with_one_line_when_its_scheduler_dies(denv: Env) -> None:
     proc, lines = _serve(denv, port)
     seen: list[str] = []
     try:
-        started = _until(lines, seen, "papersift serve: scheduler running")
-        scheduler = int(started.rsplit("process ", 1)[1].rstrip(")\n"))
+        scheduler = _scheduler_pid(lines, seen)
         os.kill(scheduler, signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
