@@ -47,12 +47,6 @@ KEEP_ALIVE = 65
 def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     import uvicorn
 
-    # What exists before serving (modules, templates, the app) lives as long as the
-    # process: kept out of the collector's full passes, which otherwise walk all of it and
-    # stall every request in flight (they set the closed-loop p99, benchmarks/web.py).
-    gc.collect()
-    gc.freeze()
-
     return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                           timeout_keep_alive=KEEP_ALIVE)
 
@@ -72,6 +66,12 @@ def run(app: FastAPI, host: str, port: int, stop: threading.Event) -> None:
 
     threading.Thread(target=watch, daemon=True, name="papersift-web-stop").start()
     threading.Thread(target=_warm, args=(app,), daemon=True, name="papersift-web-warm").start()
+    # What exists before serving (modules, templates, the app) lives as long as the
+    # process: kept out of the collector's full passes, which otherwise walk all of it and
+    # stall every request in flight (they set the closed-loop p99, benchmarks/web.py). Here,
+    # not in the config: a test's in-process server must not freeze the test run's objects.
+    gc.collect()
+    gc.freeze()
     try:
         server.run()
     finally:
